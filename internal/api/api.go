@@ -1,0 +1,220 @@
+// Package api is vigil's HTTP surface: WHIP and WHEP endpoints, the native REST API under
+// /api/v1, the Web Call Server compatible API under /rest-api, and health checks. It is a thin
+// translation layer: the work is done by the services it is given through small interfaces, and
+// the one place that turns their errors into HTTP statuses is statusOf.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+
+	"github.com/vigilrec/vigil/internal/console"
+	"github.com/vigilrec/vigil/internal/egress"
+	"github.com/vigilrec/vigil/internal/hub"
+	"github.com/vigilrec/vigil/internal/ingest"
+	"github.com/vigilrec/vigil/internal/rtc"
+)
+
+// MaxBodyBytes bounds every request body (SDP offers and JSON alike).
+const MaxBodyBytes = 1 << 20
+
+// SessionService starts and stops WebRTC sessions: ingest (WHIP) and egress (WHEP) both fit.
+type SessionService interface {
+	// Negotiate answers offer for stream name and returns the answer and the session id.
+	Negotiate(ctx context.Context, name, offer string) (answer, id string, err error)
+	// Stop ends session id of stream name.
+	Stop(ctx context.Context, name, id string) error
+}
+
+// Streams is the read and control view of the live streams.
+type Streams interface {
+	List() []*hub.Stream
+	Get(name string) (*hub.Stream, error)
+	GetByID(id string) (*hub.Stream, error)
+}
+
+// ServerStats reports process-wide figures for /api/v1/stats.
+type ServerStats interface {
+	Viewers() int
+	UDPStats() (rtc.UDPStats, error)
+}
+
+// Deps are the services the API serves.
+type Deps struct {
+	Publish SessionService
+	Play    SessionService
+	Streams Streams
+	Stats   ServerStats
+	Log     *slog.Logger
+}
+
+// Server is the HTTP handler of the whole API.
+type Server struct {
+	deps  Deps
+	mux   *http.ServeMux
+	ready atomic.Bool
+}
+
+// New builds the handler. SetReady(true) once the server accepts media.
+func New(deps Deps) *Server {
+	s := &Server{deps: deps, mux: http.NewServeMux()}
+	s.routes()
+	return s
+}
+
+// SetReady switches /readyz between 200 and 503.
+func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
+
+func (s *Server) routes() {
+	for _, ep := range []struct {
+		prefix string
+		svc    SessionService
+	}{{"/whip/", s.deps.Publish}, {"/whep/", s.deps.Play}} {
+		s.mux.HandleFunc("POST "+ep.prefix+"{stream}", s.handleOffer(ep.prefix, ep.svc))
+		s.mux.HandleFunc("DELETE "+ep.prefix+"{stream}/{session}", s.handleEndSession(ep.svc))
+		s.mux.HandleFunc("PATCH "+ep.prefix+"{stream}/{session}", handleNoTrickle)
+	}
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.mux.HandleFunc("GET /readyz", s.handleReady)
+	s.mux.HandleFunc("GET /api/v1/streams", s.handleListStreams)
+	s.mux.HandleFunc("GET /api/v1/streams/{name}", s.handleGetStream)
+	s.mux.HandleFunc("DELETE /api/v1/streams/{name}", s.handleKickStream)
+	s.mux.HandleFunc("GET /api/v1/stats", s.handleStats)
+	s.mux.HandleFunc("GET /publish", console.PublishPage())
+	s.wcsRoutes()
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, s.deps.Log, &httpError{status: http.StatusNotFound, msg: "no such endpoint: " + r.Method + " " + r.URL.Path})
+	})
+}
+
+// ServeHTTP adds CORS to every answer and answers preflights, then routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Expose-Headers", "Location, ETag, Link, Accept-Post, Accept-Patch")
+	if r.Method == http.MethodOptions {
+		h.Set("Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE, OPTIONS")
+		h.Set("Access-Control-Allow-Headers", "Content-Type, Authorization, If-Match")
+		h.Set("Access-Control-Max-Age", "86400")
+		// RFC 9725 §4.1: OPTIONS on a WHIP endpoint tells the accepted offer type.
+		h.Set("Accept-Post", "application/sdp")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	// A 405 from the mux is plain text; route it through our JSON errors instead.
+	s.mux.ServeHTTP(&methodNotAllowedJSON{ResponseWriter: w, r: r, log: s.deps.Log}, r)
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
+	if !s.ready.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// httpError is an error raised by the API layer itself (bad JSON, wrong content type).
+type httpError struct {
+	status int
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+// statusOf is the one mapping from service errors to HTTP statuses.
+func statusOf(err error) int {
+	var he *httpError
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &he):
+		return he.status
+	case errors.As(err, &tooBig):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, hub.ErrInvalidName), errors.Is(err, rtc.ErrMalformedSDP):
+		return http.StatusBadRequest
+	case errors.Is(err, rtc.ErrNoSupportedCodec):
+		return http.StatusNotAcceptable
+	case errors.Is(err, hub.ErrStreamExists), errors.Is(err, egress.ErrNotPublishing):
+		return http.StatusConflict
+	case errors.Is(err, hub.ErrStreamNotFound), errors.Is(err, ingest.ErrSessionNotFound),
+		errors.Is(err, egress.ErrSessionNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, ingest.ErrShuttingDown), errors.Is(err, egress.ErrShuttingDown):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout
+	}
+	return http.StatusInternalServerError
+}
+
+// errorBody is the JSON of every error answer.
+type errorBody struct {
+	Status  int    `json:"status"`
+	Message string `json:"message"`
+}
+
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	status := statusOf(err)
+	if status >= 500 {
+		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	} else {
+		log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	}
+	writeJSON(w, status, errorBody{Status: status, Message: err.Error()})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// decodeJSON reads an optional JSON body into v: an empty body leaves v as it is.
+func decodeJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return err
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		return &httpError{status: http.StatusBadRequest, msg: "invalid JSON body: " + err.Error()}
+	}
+	return nil
+}
+
+// methodNotAllowedJSON rewrites the mux's plain-text 405 into a JSON error.
+type methodNotAllowedJSON struct {
+	http.ResponseWriter
+	r       *http.Request
+	log     *slog.Logger
+	rewrote bool
+}
+
+func (m *methodNotAllowedJSON) WriteHeader(status int) {
+	if status == http.StatusMethodNotAllowed && !m.rewrote {
+		m.rewrote = true
+		m.ResponseWriter.Header().Del("X-Content-Type-Options")
+		writeError(m.ResponseWriter, m.r, m.log, &httpError{status: status,
+			msg: "method " + m.r.Method + " is not allowed on " + m.r.URL.Path})
+		return
+	}
+	m.ResponseWriter.WriteHeader(status)
+}
+
+func (m *methodNotAllowedJSON) Write(b []byte) (int, error) {
+	if m.rewrote {
+		return len(b), nil // the mux's own text body is dropped
+	}
+	return m.ResponseWriter.Write(b)
+}

@@ -1,0 +1,152 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/vigilrec/vigil/internal/media"
+	"github.com/vigilrec/vigil/internal/publish"
+	"github.com/vigilrec/vigil/internal/rtc"
+)
+
+type publishFlags struct {
+	server, url, name, codec, profile, videoFile, audioFile string
+	count                                                   int
+	duration, audioDelay                                    time.Duration
+	noAudio, noVideo                                        bool
+}
+
+func (f *publishFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.server, "server", "http://localhost:8081", "vigil server base URL (WHIP endpoint is SERVER/whip/NAME)")
+	fs.StringVar(&f.url, "url", "", "full WHIP endpoint of any server, with {name} for the stream name (overrides --server)")
+	fs.StringVar(&f.name, "name", "Stream-{i}", "stream name; {i} is replaced by 1..count")
+	fs.IntVar(&f.count, "count", 1, "number of streams to publish")
+	fs.StringVar(&f.codec, "codec", "h264", "built-in video codec: h264, vp8 or vp9 (vp9 at 240p only)")
+	fs.StringVar(&f.profile, "profile", "240p", "built-in video profile: 240p (≈0.5 Mbps) or 1080p (≈2.5 Mbps)")
+	fs.StringVar(&f.videoFile, "video", "", "video file to loop instead: .h264 (Annex B, 30 fps) or .ivf (VP8/VP9/AV1)")
+	fs.StringVar(&f.audioFile, "audio", "", "Opus .ogg file to loop instead of the built-in tone")
+	fs.BoolVar(&f.noAudio, "no-audio", false, "publish video only")
+	fs.BoolVar(&f.noVideo, "no-video", false, "publish audio only")
+	fs.DurationVar(&f.duration, "duration", 0, "stop after this long (0: until interrupted)")
+	fs.DurationVar(&f.audioDelay, "audio-delay", 0, "start audio this long after video")
+}
+
+func (f *publishFlags) clips() (video, audio *publish.Clip, err error) {
+	if !f.noVideo {
+		if f.videoFile != "" {
+			video, err = publish.LoadFile(f.videoFile)
+		} else {
+			video, err = publish.BuiltinVideo(media.Codec(strings.ToLower(f.codec)), f.profile)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	if !f.noAudio {
+		if f.audioFile != "" {
+			audio, err = publish.LoadFile(f.audioFile)
+		} else {
+			audio, err = publish.BuiltinAudio()
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	if video == nil && audio == nil {
+		return nil, nil, fmt.Errorf("%w: --no-audio and --no-video leave nothing to publish", errUsage)
+	}
+	return video, audio, nil
+}
+
+func (f *publishFlags) endpoint(i int) (name, url string) {
+	name = strings.ReplaceAll(f.name, "{i}", strconv.Itoa(i))
+	if f.url != "" {
+		return name, strings.ReplaceAll(f.url, "{name}", name)
+	}
+	return name, strings.TrimRight(f.server, "/") + "/whip/" + name
+}
+
+// runPublish publishes count streams until interrupted or --duration passes.
+func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("publish", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f publishFlags
+	f.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if f.count < 1 {
+		return fmt.Errorf("%w: --count must be at least 1", errUsage)
+	}
+	video, audio, err := f.clips()
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	api, err := rtc.NewClientAPI(log)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if f.duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, f.duration)
+		defer cancel()
+	}
+
+	sessions := make([]*publish.Session, f.count)
+	errs := make([]error, f.count)
+	var wg sync.WaitGroup
+	for i := range f.count {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name, url := f.endpoint(i + 1)
+			startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			s, err := publish.Start(startCtx, publish.Options{Endpoint: url, Video: video, Audio: audio,
+				AudioDelay: f.audioDelay, API: api, Log: log})
+			if err != nil {
+				errs[i] = fmt.Errorf("%s: %w", name, err)
+				return
+			}
+			sessions[i] = s
+			fmt.Fprintf(stdout, "publishing %s to %s\n", name, url)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		fmt.Fprintln(stderr, err)
+	}
+	started := 0
+	for _, s := range sessions {
+		if s != nil {
+			started++
+		}
+	}
+	if started > 0 {
+		<-ctx.Done()
+	}
+	closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, s := range sessions {
+		if s != nil {
+			if err := s.Close(closeCtx); err != nil {
+				log.Warn("end session", "err", err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,119 @@
+package config
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func repoFile(t *testing.T, name string) string {
+	t.Helper()
+	return filepath.Join("..", "..", name)
+}
+
+// The shipped example must load to exactly the built-in defaults, so it can be trusted as the
+// reference of what the server does with no configuration.
+func TestExampleFileIsDefaults(t *testing.T) {
+	c := Default()
+	require.NoError(t, ApplyFile(&c, repoFile(t, "config.example.yaml")))
+	require.Equal(t, Default(), c)
+	require.NoError(t, c.Validate())
+}
+
+// Every setting is documented in the example file and in docs/configuration.md.
+func TestEverySettingDocumented(t *testing.T) {
+	example, err := os.ReadFile(repoFile(t, "config.example.yaml"))
+	require.NoError(t, err)
+	docs, err := os.ReadFile(repoFile(t, "docs/configuration.md"))
+	require.NoError(t, err)
+	def := Default()
+	for _, s := range Settings(&def) {
+		leaf := s.Path[len(s.Path)-1]
+		require.Contains(t, string(example), leaf+":", "config.example.yaml lacks %s", s.Key())
+		require.Contains(t, string(docs), "`"+s.Key()+"`", "docs/configuration.md lacks %s", s.Key())
+		require.Contains(t, string(docs), s.Env(), "docs/configuration.md lacks %s", s.Env())
+	}
+}
+
+func TestPrecedenceFileEnvFlags(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "vigil.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("http: 127.0.0.1:9000\nudp: 127.0.0.1:9001\nsessions:\n  connect_timeout: 5s\n"), 0o600))
+	env := map[string]string{"VIGIL_UDP": "127.0.0.1:9002", "VIGIL_DIR": "/data/rec",
+		"VIGIL_HUB_QUEUE_PACKETS": "512", "VIGIL_PUBLIC_IPS": "203.0.113.7, 203.0.113.8"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+
+	var fv FlagValues
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fv.Register(fs)
+	require.NoError(t, fs.Parse([]string{"--dir", "/flag/rec", "--udp-receive-buffer", "4MiB"}))
+
+	c, err := Load(file, lookup, &fv)
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1:9000", c.HTTP)            // file
+	require.Equal(t, "127.0.0.1:9002", c.UDP)             // env over file
+	require.Equal(t, "/flag/rec", c.Dir)                  // flag over env
+	require.Equal(t, 512, c.Hub.QueuePackets)             // env
+	require.Equal(t, ByteSize(4<<20), c.UDPReceiveBuffer) // flag
+	require.Equal(t, 5*time.Second, c.Sessions.ConnectTimeout.D())
+	require.Equal(t, []string{"203.0.113.7", "203.0.113.8"}, c.PublicIPs)
+}
+
+func TestScriptSettingNames(t *testing.T) {
+	// Scripts depend on these exact names.
+	def := Default()
+	names := map[string]string{}
+	for _, s := range Settings(&def) {
+		names[s.Flag()] = s.Env()
+	}
+	require.Equal(t, "VIGIL_HTTP", names["http"])
+	require.Equal(t, "VIGIL_UDP", names["udp"])
+	require.Equal(t, "VIGIL_DIR", names["dir"])
+}
+
+func TestBadConfigs(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml, want string
+	}{
+		{"unknown key", "htp: :80\n", "field htp not found"},
+		{"bad duration", "shutdown_grace: soon\n", "not a duration"},
+		{"bad size", "udp_receive_buffer: lots\n", "not a size"},
+		{"bad address", "http: nowhere\n", "http: \"nowhere\" is not a host:port"},
+		{"bad level", "log:\n  level: loud\n", "log.level"},
+		{"bad ip", "public_ips: [not-an-ip]\n", "public_ips"},
+		{"small queue", "hub:\n  queue_packets: 1\n", "hub.queue_packets"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "bad.yaml")
+			require.NoError(t, os.WriteFile(file, []byte(tc.yaml), 0o600))
+			_, err := Load(file, func(string) (string, bool) { return "", false }, nil)
+			require.Error(t, err)
+			require.True(t, strings.Contains(err.Error(), tc.want), "error %q lacks %q", err, tc.want)
+		})
+	}
+}
+
+func TestByteSize(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want ByteSize
+	}{{"4096", 4096}, {"8MiB", 8 << 20}, {"512KiB", 512 << 10}, {"10M", 10e6}, {"1G", 1e9}, {"2GiB", 2 << 30}} {
+		var b ByteSize
+		require.NoError(t, b.Set(tc.in), tc.in)
+		require.Equal(t, tc.want, b, tc.in)
+	}
+}
+
+func TestMarshalRoundTrip(t *testing.T) {
+	out, err := Marshal(Default())
+	require.NoError(t, err)
+	c := Default()
+	c.HTTP = "changed"
+	require.NoError(t, ApplyYAML(&c, out, "printed"))
+	require.Equal(t, Default(), c)
+}

@@ -1,0 +1,207 @@
+package hub
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vigilrec/vigil/internal/media"
+)
+
+// Source is the publisher of a stream as the hub sees it. Both methods are called from API or
+// subscriber goroutines and must return quickly without waiting on media.
+type Source interface {
+	// RequestKeyframe asks the publisher for a keyframe (an RTCP PLI for WebRTC publishers).
+	RequestKeyframe()
+	// Disconnect ends the publishing session; the source then calls Stream.Close. Idempotent.
+	Disconnect()
+}
+
+// TrackInfo describes one track of a stream as negotiated with its publisher.
+type TrackInfo struct {
+	Kind        media.Kind
+	Codec       media.Codec
+	ClockRate   uint32
+	Channels    uint16
+	SDPFmtpLine string
+}
+
+// Stream is one published stream: its identity, its tracks, its subscribers and its live stats.
+type Stream struct {
+	hub     *Hub
+	id      string
+	name    string
+	created time.Time
+	src     Source
+
+	mu     sync.Mutex // guards tracks, stats and the subscriber list writes
+	tracks []TrackInfo
+	stats  []*trackStats
+	subs   atomic.Pointer[[]*Subscriber]
+
+	plis, nacks    atomic.Uint64
+	lastKeyRequest atomic.Int64 // unix nanos
+	closed         chan struct{}
+	closeOnce      sync.Once
+}
+
+func newStream(h *Hub, name, id string, src Source) *Stream {
+	s := &Stream{hub: h, id: id, name: name, created: h.now(), src: src, closed: make(chan struct{})}
+	s.subs.Store(&[]*Subscriber{})
+	return s
+}
+
+// ID is the stream's media session id, a UUID that changes each time the name is published.
+func (s *Stream) ID() string { return s.id }
+
+// Name is the stream name.
+func (s *Stream) Name() string { return s.name }
+
+// Created is when the publisher arrived.
+func (s *Stream) Created() time.Time { return s.created }
+
+// Done is closed when the stream has ended.
+func (s *Stream) Done() <-chan struct{} { return s.closed }
+
+// SetTracks declares the publisher's tracks. It is called once, before the first Write.
+func (s *Stream) SetTracks(tracks []TrackInfo) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tracks = append([]TrackInfo(nil), tracks...)
+	s.stats = make([]*trackStats, len(tracks))
+	for i, t := range tracks {
+		s.stats[i] = &trackStats{kind: t.Kind, codec: t.Codec}
+	}
+}
+
+// SetTrack corrects one declared track once its media shows which of the negotiated codecs the
+// publisher really uses. Counters are kept.
+func (s *Stream) SetTrack(i int, t TrackInfo) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i >= 0 && i < len(s.tracks) {
+		s.tracks[i] = t
+		s.stats[i].kind, s.stats[i].codec = t.Kind, t.Codec
+	}
+}
+
+// Tracks returns the declared tracks.
+func (s *Stream) Tracks() []TrackInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]TrackInfo(nil), s.tracks...)
+}
+
+// Write hands one packet of track p.Track to every subscriber. It never blocks on a subscriber.
+// Packets of one track come from one goroutine; different tracks may be written concurrently.
+// The packet must not be modified afterwards.
+func (s *Stream) Write(p *media.Packet) {
+	s.mu.Lock()
+	if p.Track < len(s.stats) {
+		s.stats[p.Track].observe(p)
+	}
+	s.mu.Unlock()
+	for _, sub := range *s.subs.Load() {
+		sub.push(p)
+	}
+}
+
+// RequestKeyframe forwards a keyframe request to the publisher, at most once per the hub's
+// keyframe interval however many subscribers ask.
+func (s *Stream) RequestKeyframe() {
+	now := s.hub.now().UnixNano()
+	last := s.lastKeyRequest.Load()
+	if now-last < int64(s.hub.cfg.KeyframeInterval) || !s.lastKeyRequest.CompareAndSwap(last, now) {
+		return
+	}
+	s.src.RequestKeyframe()
+}
+
+// CountPLI and CountNACK record feedback the server sent to the publisher.
+func (s *Stream) CountPLI() { s.plis.Add(1) }
+
+// CountNACK records n packets the server asked the publisher to retransmit.
+func (s *Stream) CountNACK(n uint64) { s.nacks.Add(n) }
+
+// Disconnect asks the publisher to end the session.
+func (s *Stream) Disconnect() { s.src.Disconnect() }
+
+// Close ends the stream: it leaves the hub, and every subscriber reads what is queued and then
+// ErrClosed. Only the publisher calls Close. Idempotent.
+func (s *Stream) Close() {
+	s.closeOnce.Do(func() {
+		s.hub.remove(s)
+		close(s.closed)
+		s.mu.Lock()
+		subs := *s.subs.Load()
+		s.subs.Store(&[]*Subscriber{})
+		s.mu.Unlock()
+		for _, sub := range subs {
+			sub.end()
+		}
+	})
+}
+
+// SubscribeOptions tunes one subscriber.
+type SubscribeOptions struct {
+	// StartAtKeyframe drops video until the first keyframe, so the subscriber's first video
+	// packet can be decoded. A keyframe is requested from the publisher at once.
+	StartAtKeyframe bool
+}
+
+// Subscribe adds a subscriber that receives every packet written from now on.
+func (s *Stream) Subscribe(opts SubscribeOptions) (*Subscriber, error) {
+	sub := newSubscriber(s, s.hub.cfg.QueuePackets, opts.StartAtKeyframe)
+	s.mu.Lock()
+	select {
+	case <-s.closed:
+		s.mu.Unlock()
+		return nil, ErrClosed
+	default:
+	}
+	subs := append(append([]*Subscriber(nil), *s.subs.Load()...), sub)
+	s.subs.Store(&subs)
+	s.mu.Unlock()
+	if opts.StartAtKeyframe {
+		s.RequestKeyframe()
+	}
+	return sub, nil
+}
+
+func (s *Stream) unsubscribe(sub *Subscriber) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := *s.subs.Load()
+	subs := make([]*Subscriber, 0, len(old))
+	for _, x := range old {
+		if x != sub {
+			subs = append(subs, x)
+		}
+	}
+	s.subs.Store(&subs)
+}
+
+// Snapshot returns the stream's identity, tracks and live statistics.
+func (s *Stream) Snapshot() Snapshot {
+	now := s.hub.now()
+	s.mu.Lock()
+	snap := Snapshot{
+		ID: s.id, Name: s.name, Created: s.created,
+		Tracks: append([]TrackInfo(nil), s.tracks...),
+		PLIs:   s.plis.Load(), NACKs: s.nacks.Load(),
+	}
+	for _, st := range s.stats {
+		ts := st.snapshot(now)
+		if st.kind == media.KindVideo && snap.Video == nil {
+			snap.Video = &ts
+		} else if st.kind == media.KindAudio && snap.Audio == nil {
+			snap.Audio = &ts
+		}
+	}
+	s.mu.Unlock()
+	for _, sub := range *s.subs.Load() {
+		snap.Subscribers++
+		snap.SubscriberDrops += sub.Dropped()
+	}
+	return snap
+}

@@ -1,0 +1,125 @@
+package hub
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+
+	"github.com/vigilrec/vigil/internal/media"
+)
+
+// Subscriber receives a stream's packets through a bounded queue. The publisher's goroutines push;
+// one goroutine owned by the subscriber's user reads. When the queue is full the newest packets
+// are dropped and counted, and video is then skipped up to the next keyframe (which is requested)
+// so that what the subscriber does get is always decodable.
+type Subscriber struct {
+	stream *Stream
+
+	mu       sync.Mutex
+	ring     []*media.Packet
+	head, n  int
+	needKey  bool // skip video until a keyframe starts
+	ended    bool
+	notify   chan struct{}
+	dropped  atomic.Uint64
+	closedBy sync.Once
+}
+
+func newSubscriber(s *Stream, size int, startAtKey bool) *Subscriber {
+	return &Subscriber{
+		stream:  s,
+		ring:    make([]*media.Packet, size),
+		needKey: startAtKey,
+		notify:  make(chan struct{}, 1),
+	}
+}
+
+func (sub *Subscriber) push(p *media.Packet) {
+	askKey := false
+	sub.mu.Lock()
+	switch {
+	case sub.ended:
+	case p.Kind == media.KindVideo && sub.needKey && !p.KeyframeStart:
+	case sub.n == len(sub.ring):
+		sub.dropped.Add(1)
+		if !sub.needKey {
+			sub.needKey = true
+			askKey = true
+		}
+	default:
+		if p.Kind == media.KindVideo {
+			sub.needKey = false
+		}
+		sub.ring[(sub.head+sub.n)%len(sub.ring)] = p
+		sub.n++
+	}
+	sub.mu.Unlock()
+	select {
+	case sub.notify <- struct{}{}:
+	default:
+	}
+	if askKey {
+		sub.stream.RequestKeyframe()
+	}
+}
+
+// Read blocks until packets are queued and moves up to len(dst) of them into dst. After the stream
+// ends it returns what is left, then ErrClosed. It returns ctx.Err() when ctx ends first.
+func (sub *Subscriber) Read(ctx context.Context, dst []*media.Packet) (int, error) {
+	for {
+		sub.mu.Lock()
+		if sub.n > 0 {
+			k := 0
+			for k < len(dst) && sub.n > 0 {
+				dst[k] = sub.ring[sub.head]
+				sub.ring[sub.head] = nil
+				sub.head = (sub.head + 1) % len(sub.ring)
+				sub.n--
+				k++
+			}
+			sub.mu.Unlock()
+			return k, nil
+		}
+		ended := sub.ended
+		sub.mu.Unlock()
+		if ended {
+			return 0, ErrClosed
+		}
+		select {
+		case <-sub.notify:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+}
+
+// Dropped is the number of packets this subscriber lost because its queue was full.
+func (sub *Subscriber) Dropped() uint64 { return sub.dropped.Load() }
+
+// Queued is the number of packets waiting to be read.
+func (sub *Subscriber) Queued() int {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	return sub.n
+}
+
+// Stream is the stream this subscriber reads.
+func (sub *Subscriber) Stream() *Stream { return sub.stream }
+
+// Close detaches the subscriber from its stream. Idempotent; safe from any goroutine.
+func (sub *Subscriber) Close() {
+	sub.closedBy.Do(func() {
+		sub.stream.unsubscribe(sub)
+		sub.end()
+	})
+}
+
+func (sub *Subscriber) end() {
+	sub.mu.Lock()
+	sub.ended = true
+	sub.mu.Unlock()
+	select {
+	case sub.notify <- struct{}{}:
+	default:
+	}
+}

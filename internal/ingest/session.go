@@ -1,0 +1,263 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/vigilrec/vigil/internal/hub"
+	"github.com/vigilrec/vigil/internal/media"
+	"github.com/vigilrec/vigil/internal/rtc"
+)
+
+// session is one WHIP publisher. Its run goroutine owns the peer connection's lifetime; pion
+// callbacks only signal it.
+type session struct {
+	id     string
+	mgr    *Manager
+	stream *hub.Stream
+	offer  rtc.Offer
+	log    *slog.Logger
+
+	pc        *webrtc.PeerConnection
+	endOnce   sync.Once
+	ending    chan struct{} // closed to ask run to tear down
+	done      chan struct{} // closed when torn down
+	connected chan struct{}
+	readers   sync.WaitGroup
+
+	mu        sync.Mutex
+	videoSSRC []uint32
+	ssrcs     []uint32
+}
+
+var _ hub.Source = (*session)(nil)
+
+func (s *session) negotiate(ctx context.Context, offer string) (string, error) {
+	pc, err := s.mgr.engine.API().NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return "", fmt.Errorf("new peer connection: %w", err)
+	}
+	s.mu.Lock()
+	s.pc = pc
+	s.mu.Unlock()
+	var connOnce sync.Once
+	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		switch st {
+		case webrtc.PeerConnectionStateConnected:
+			connOnce.Do(func() { close(s.connected) })
+		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
+			s.end()
+		}
+	})
+	pc.OnTrack(s.onTrack)
+
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		return "", fmt.Errorf("%w: %v", rtc.ErrMalformedSDP, err) //nolint:errorlint // pion's error is detail
+	}
+	ans, err := pc.CreateAnswer(nil)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", rtc.ErrNoSupportedCodec, err) //nolint:errorlint // pion's error is detail
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(ans); err != nil {
+		return "", fmt.Errorf("set local description: %w", err)
+	}
+	select {
+	case <-gathered:
+	case <-ctx.Done():
+		return "", fmt.Errorf("gather candidates: %w", ctx.Err())
+	}
+	tracks := negotiatedTracks(pc)
+	if len(tracks) == 0 {
+		return "", fmt.Errorf("%w: no audio or video track could be negotiated", rtc.ErrNoSupportedCodec)
+	}
+	s.stream.SetTracks(tracks)
+	s.log.Info("publisher negotiated", "tracks", describe(tracks))
+	return pc.LocalDescription().SDP, nil
+}
+
+// negotiatedTracks lists the receiving transceivers with the codec each one settled on, in SDP
+// order: that order is the track index used in the hub.
+func negotiatedTracks(pc *webrtc.PeerConnection) []hub.TrackInfo {
+	var out []hub.TrackInfo
+	for _, tr := range pc.GetTransceivers() {
+		if tr.Receiver() == nil {
+			continue
+		}
+		codecs := tr.Receiver().GetParameters().Codecs
+		if len(codecs) == 0 {
+			continue
+		}
+		c, ok := media.CodecFromMime(codecs[0].MimeType)
+		if !ok {
+			continue
+		}
+		out = append(out, trackInfo(c, codecs[0].RTPCodecCapability))
+	}
+	return out
+}
+
+func trackInfo(c media.Codec, capability webrtc.RTPCodecCapability) hub.TrackInfo {
+	return hub.TrackInfo{Kind: c.Kind(), Codec: c, ClockRate: capability.ClockRate, Channels: capability.Channels,
+		SDPFmtpLine: capability.SDPFmtpLine}
+}
+
+func describe(tracks []hub.TrackInfo) []string {
+	out := make([]string, len(tracks))
+	for i, t := range tracks {
+		out[i] = string(t.Kind) + ":" + string(t.Codec)
+	}
+	return out
+}
+
+// trackIndex maps a transceiver to its position among the receiving transceivers.
+func (s *session) trackIndex(recv *webrtc.RTPReceiver) int {
+	i := 0
+	for _, tr := range s.pc.GetTransceivers() {
+		if tr.Receiver() == nil || len(tr.Receiver().GetParameters().Codecs) == 0 {
+			continue
+		}
+		if tr.Receiver() == recv {
+			return i
+		}
+		i++
+	}
+	return -1
+}
+
+// onTrack runs on pion's goroutine: it only starts the readers, which the session waits for.
+func (s *session) onTrack(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+	c, ok := media.CodecFromMime(track.Codec().MimeType)
+	idx := s.trackIndex(recv)
+	if !ok || idx < 0 {
+		s.log.Warn("ignoring track with unsupported codec", "mime", track.Codec().MimeType)
+		return
+	}
+	ssrc := uint32(track.SSRC())
+	s.mu.Lock()
+	s.ssrcs = append(s.ssrcs, ssrc)
+	if c.Kind() == media.KindVideo {
+		s.videoSSRC = append(s.videoSSRC, ssrc)
+	}
+	s.mu.Unlock()
+	s.mgr.engine.Feedback().Watch(ssrc, s.stream)
+	s.stream.SetTrack(idx, trackInfo(c, track.Codec().RTPCodecCapability))
+	s.readers.Add(2)
+	go s.readRTP(track, idx, c)
+	go s.readRTCP(recv)
+	if c.Kind() == media.KindVideo {
+		s.RequestKeyframe()
+	}
+}
+
+func (s *session) readRTP(track *webrtc.TrackRemote, idx int, c media.Codec) {
+	defer s.readers.Done()
+	buf := make([]byte, 1500)
+	kind := c.Kind()
+	for {
+		n, _, err := track.Read(buf)
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				s.log.Debug("track read ended", "err", err)
+			}
+			return
+		}
+		// Each packet gets its own exact-size buffer: subscribers keep it after we read on.
+		raw := make([]byte, n)
+		copy(raw, buf[:n])
+		pkt := &rtp.Packet{}
+		if err := pkt.Unmarshal(raw); err != nil {
+			continue
+		}
+		s.stream.Write(&media.Packet{
+			RTP: pkt, Track: idx, Kind: kind, Arrival: time.Now(),
+			KeyframeStart: kind == media.KindVideo && media.IsKeyframeStart(c, pkt.Payload),
+		})
+	}
+}
+
+// readRTCP drains the receiver's RTCP so that the interceptors see sender reports.
+func (s *session) readRTCP(recv *webrtc.RTPReceiver) {
+	defer s.readers.Done()
+	for {
+		if _, _, err := recv.ReadRTCP(); err != nil {
+			return
+		}
+	}
+}
+
+// RequestKeyframe sends a PLI for every video track. Called by the hub; never blocks on media.
+func (s *session) RequestKeyframe() {
+	s.mu.Lock()
+	pc := s.pc
+	ssrcs := append([]uint32(nil), s.videoSSRC...)
+	s.mu.Unlock()
+	if pc == nil {
+		return
+	}
+	for _, ssrc := range ssrcs {
+		if err := pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}}); err != nil {
+			s.log.Debug("send PLI", "err", err)
+		}
+	}
+}
+
+// Disconnect ends the session; the hub calls it when the API kicks the publisher.
+func (s *session) Disconnect() { s.end() }
+
+func (s *session) end() { s.endOnce.Do(func() { close(s.ending) }) }
+
+// run waits for the end of the session, then closes the peer connection, waits for the readers
+// and takes the stream out of the hub.
+func (s *session) run() {
+	defer s.mgr.wg.Done()
+	defer close(s.done)
+	timer := time.NewTimer(s.mgr.cfg.ConnectTimeout)
+	defer timer.Stop()
+	for waiting := true; waiting; {
+		select {
+		case <-s.ending:
+			waiting = false
+		case <-timer.C:
+			if s.connectedYet() {
+				continue
+			}
+			s.log.Warn("publisher did not connect in time", "timeout", s.mgr.cfg.ConnectTimeout)
+			waiting = false
+		}
+	}
+	s.mu.Lock()
+	pc := s.pc
+	ssrcs := s.ssrcs
+	s.mu.Unlock()
+	if pc != nil {
+		if err := pc.Close(); err != nil {
+			s.log.Debug("close peer connection", "err", err)
+		}
+	}
+	s.readers.Wait()
+	for _, ssrc := range ssrcs {
+		s.mgr.engine.Feedback().Unwatch(ssrc)
+	}
+	s.stream.Close()
+	s.mgr.forget(s)
+	s.log.Info("publisher left")
+}
+
+func (s *session) connectedYet() bool {
+	select {
+	case <-s.connected:
+		return true
+	default:
+		return false
+	}
+}

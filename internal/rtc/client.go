@@ -1,0 +1,21 @@
+package rtc
+
+import (
+	"log/slog"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// NewClientAPI builds the pion API for outgoing sessions (`vigil publish`, pulls, tests): the same
+// codecs and interceptors as the server, an ephemeral UDP port per session, loopback candidates
+// included so that a client and server on one machine connect.
+func NewClientAPI(log *slog.Logger) (*webrtc.API, error) {
+	m, reg, err := newMediaEngine(nil)
+	if err != nil {
+		return nil, err
+	}
+	se := webrtc.SettingEngine{LoggerFactory: NewLoggerFactory(log)}
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetIncludeLoopbackCandidate(true)
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se)), nil
+}

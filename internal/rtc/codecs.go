@@ -1,0 +1,72 @@
+package rtc
+
+import (
+	"fmt"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v4"
+)
+
+func videoFeedback() []webrtc.RTCPFeedback {
+	return []webrtc.RTCPFeedback{{Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"},
+		{Type: webrtc.TypeRTCPFBTransportCC}}
+}
+
+// codecList is every codec the server negotiates, in order of preference within each kind.
+// RTX is left out on purpose: publishers then retransmit on the media SSRC, which the NACK
+// interceptor and the hub handle without a second stream per track.
+func codecList() []webrtc.RTPCodecParameters {
+	fb := videoFeedback()
+	h264 := func(pt webrtc.PayloadType, fmtp string) webrtc.RTPCodecParameters {
+		return webrtc.RTPCodecParameters{PayloadType: pt, RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: fmtp, RTCPFeedback: fb}}
+	}
+	video := func(pt webrtc.PayloadType, mime, fmtp string) webrtc.RTPCodecParameters {
+		return webrtc.RTPCodecParameters{PayloadType: pt, RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: mime, ClockRate: 90000, SDPFmtpLine: fmtp, RTCPFeedback: fb}}
+	}
+	return []webrtc.RTPCodecParameters{
+		{PayloadType: 111, RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}},
+		h264(102, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f"),
+		h264(106, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"),
+		h264(127, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=4d001f"),
+		h264(112, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=64001f"),
+		h264(108, "level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42e01f"),
+		video(96, webrtc.MimeTypeVP8, ""),
+		video(98, webrtc.MimeTypeVP9, "profile-id=0"),
+		video(100, webrtc.MimeTypeVP9, "profile-id=2"),
+		video(45, webrtc.MimeTypeAV1, ""),
+		video(116, webrtc.MimeTypeH265, ""),
+	}
+}
+
+// newMediaEngine registers vigil's codecs and the interceptors every session uses: NACK
+// generation and response, RTCP sender and receiver reports, transport-wide congestion control
+// feedback (so browsers raise their bitrate), and the feedback counter.
+func newMediaEngine(counter *FeedbackCounter) (*webrtc.MediaEngine, *interceptor.Registry, error) {
+	m := &webrtc.MediaEngine{}
+	for _, c := range codecList() {
+		kind := webrtc.RTPCodecTypeVideo
+		if c.MimeType == webrtc.MimeTypeOpus {
+			kind = webrtc.RTPCodecTypeAudio
+		}
+		if err := m.RegisterCodec(c, kind); err != nil {
+			return nil, nil, fmt.Errorf("register codec %s: %w", c.MimeType, err)
+		}
+	}
+	reg := &interceptor.Registry{}
+	if err := webrtc.ConfigureNack(m, reg); err != nil {
+		return nil, nil, fmt.Errorf("configure nack: %w", err)
+	}
+	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
+		return nil, nil, fmt.Errorf("configure rtcp reports: %w", err)
+	}
+	if err := webrtc.ConfigureTWCCSender(m, reg); err != nil {
+		return nil, nil, fmt.Errorf("configure twcc: %w", err)
+	}
+	if counter != nil {
+		reg.Add(counter)
+	}
+	return m, reg, nil
+}

@@ -1,0 +1,143 @@
+package rtc
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/webrtc/v4"
+)
+
+// Config is the WebRTC transport configuration of the server.
+type Config struct {
+	// UDPAddr is the one UDP address that carries the media of every session. Default ":8189".
+	UDPAddr string
+	// UDPReceiveBuffer is the kernel receive buffer asked for on that socket, in bytes.
+	UDPReceiveBuffer int
+	// PublicIPs are announced as host candidates instead of the local addresses (NAT 1:1), for
+	// cloud hosts whose public address is not on any interface.
+	PublicIPs []string
+	// DisconnectedTimeout and FailedTimeout bound how long a silent peer is kept.
+	DisconnectedTimeout, FailedTimeout time.Duration
+}
+
+// Engine builds server-side peer connections that share the UDP port, codecs and interceptors.
+type Engine struct {
+	api      *webrtc.API
+	conn     *net.UDPConn
+	mux      ice.UDPMux
+	feedback *FeedbackCounter
+	rcvbuf   int
+	log      *slog.Logger
+}
+
+// NewEngine opens the media UDP socket and prepares the pion API.
+func NewEngine(cfg Config, log *slog.Logger) (*Engine, error) {
+	conn, err := listenUDP(cfg.UDPAddr)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{conn: conn, feedback: NewFeedbackCounter(), log: log}
+	e.applyReceiveBuffer(cfg.UDPReceiveBuffer)
+
+	lf := NewLoggerFactory(log)
+	e.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn, Logger: lf.NewLogger("ice-mux")})
+	m, reg, err := newMediaEngine(e.feedback)
+	if err != nil {
+		_ = e.Close()
+		return nil, err
+	}
+	se := webrtc.SettingEngine{LoggerFactory: lf}
+	se.SetICEUDPMux(e.mux)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetICETimeouts(cfg.DisconnectedTimeout, cfg.FailedTimeout, 2*time.Second)
+	if len(cfg.PublicIPs) > 0 {
+		se.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
+	}
+	e.api = webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
+	return e, nil
+}
+
+func listenUDP(addr string) (*net.UDPConn, error) {
+	network := "udp"
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("media udp address %q: %w", addr, err)
+	}
+	if host == "" {
+		// One socket for all sessions: IPv4 keeps candidate gathering on an unspecified address
+		// predictable across kernels.
+		network = "udp4"
+	}
+	ua, err := net.ResolveUDPAddr(network, addr)
+	if err != nil {
+		return nil, fmt.Errorf("resolve media udp address %q: %w", addr, err)
+	}
+	conn, err := net.ListenUDP(network, ua)
+	if err != nil {
+		return nil, fmt.Errorf("listen media udp %s: %w", addr, err)
+	}
+	return conn, nil
+}
+
+func (e *Engine) applyReceiveBuffer(want int) {
+	if want <= 0 {
+		return
+	}
+	rc, err := e.conn.SyscallConn()
+	if err == nil {
+		e.rcvbuf, err = setReceiveBuffer(rc, want)
+	}
+	switch {
+	case err != nil:
+		e.log.Warn("could not set the media socket receive buffer", "want_bytes", want, "err", err)
+	case e.rcvbuf < want:
+		e.log.Warn("media socket receive buffer is smaller than asked; keyframe bursts of many streams may be dropped",
+			"got_bytes", e.rcvbuf, "want_bytes", want,
+			"fix", fmt.Sprintf("sysctl -w net.core.rmem_max=%d (or run with CAP_NET_ADMIN)", want))
+	default:
+		e.log.Info("media socket receive buffer", "bytes", e.rcvbuf)
+	}
+}
+
+// API is the pion API for server sessions.
+func (e *Engine) API() *webrtc.API { return e.api }
+
+// Feedback counts the NACKs and PLIs sent to publishers.
+func (e *Engine) Feedback() *FeedbackCounter { return e.feedback }
+
+// LocalAddr is the bound media address.
+func (e *Engine) LocalAddr() *net.UDPAddr {
+	addr, _ := e.conn.LocalAddr().(*net.UDPAddr)
+	return addr
+}
+
+// UDPStats describes the media socket.
+type UDPStats struct {
+	// ReceiveBuffer is the kernel receive buffer in bytes (0 when unknown).
+	ReceiveBuffer int
+	// Drops counts datagrams the kernel dropped because the buffer was full.
+	Drops uint64
+}
+
+// UDPStats reads the kernel's counters for the media socket.
+func (e *Engine) UDPStats() (UDPStats, error) {
+	drops, err := udpDrops(e.LocalAddr().Port)
+	return UDPStats{ReceiveBuffer: e.rcvbuf, Drops: drops}, err
+}
+
+// Close releases the UDP port. Peer connections must be closed first.
+func (e *Engine) Close() error {
+	var errs []error
+	if e.mux != nil {
+		errs = append(errs, e.mux.Close())
+	}
+	if err := e.conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

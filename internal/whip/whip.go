@@ -1,0 +1,150 @@
+// Package whip speaks the HTTP side of WHIP (RFC 9725) and WHEP as a client: it posts an SDP offer
+// to an endpoint and keeps the resource URL that ends the session. The same exchange publishes
+// (WHIP) and plays (WHEP), so `vigil publish`, pulls and the tests all use this one client.
+package whip
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// ErrNoLocation means the server answered 201 without a Location header.
+var ErrNoLocation = errors.New("answer has no Location header")
+
+// StatusError is an error answer from the server.
+type StatusError struct {
+	Code    int
+	Message string
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("server answered %d: %s", e.Code, e.Message)
+}
+
+// Client posts offers. The zero value uses http.DefaultClient.
+type Client struct {
+	HTTP *http.Client
+	// BearerToken, when set, is sent as "Authorization: Bearer …".
+	BearerToken string
+}
+
+// Resource is a session created on a WHIP or WHEP server.
+type Resource struct {
+	// URL is the absolute resource URL; DELETE on it ends the session.
+	URL    string
+	Answer string
+	ETag   string
+}
+
+func (c *Client) httpClient() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return http.DefaultClient
+}
+
+// Offer posts an SDP offer to endpoint and returns the created resource.
+func (c *Client) Offer(ctx context.Context, endpoint, offer string) (*Resource, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(offer))
+	if err != nil {
+		return nil, fmt.Errorf("build offer request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/sdp")
+	c.authorize(req)
+	resp, err := c.httpClient().Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("post offer to %s: %w", endpoint, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("read answer from %s: %w", endpoint, err)
+	}
+	if resp.StatusCode != http.StatusCreated {
+		return nil, fmt.Errorf("post offer to %s: %w", endpoint, statusError(resp.StatusCode, body))
+	}
+	loc := resp.Header.Get("Location")
+	if loc == "" {
+		return nil, fmt.Errorf("post offer to %s: %w", endpoint, ErrNoLocation)
+	}
+	base, err := url.Parse(endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("parse endpoint %q: %w", endpoint, err)
+	}
+	ref, err := url.Parse(loc)
+	if err != nil {
+		return nil, fmt.Errorf("parse Location %q: %w", loc, err)
+	}
+	return &Resource{URL: base.ResolveReference(ref).String(), Answer: string(body), ETag: resp.Header.Get("ETag")}, nil
+}
+
+// Delete ends the session at resourceURL.
+func (c *Client) Delete(ctx context.Context, resourceURL string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, resourceURL, nil)
+	if err != nil {
+		return fmt.Errorf("build delete request: %w", err)
+	}
+	c.authorize(req)
+	resp, err := c.httpClient().Do(req)
+	if err != nil {
+		return fmt.Errorf("delete %s: %w", resourceURL, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("delete %s: %w", resourceURL, statusError(resp.StatusCode, body))
+	}
+	return nil
+}
+
+func (c *Client) authorize(req *http.Request) {
+	if c.BearerToken != "" {
+		req.Header.Set("Authorization", "Bearer "+c.BearerToken)
+	}
+}
+
+// statusError takes the message from a JSON error body ({"message": …}) when there is one.
+func statusError(code int, body []byte) *StatusError {
+	var msg struct {
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(body, &msg) == nil && msg.Message != "" {
+		return &StatusError{Code: code, Message: msg.Message}
+	}
+	return &StatusError{Code: code, Message: strings.TrimSpace(string(bytes.ToValidUTF8(body, nil)))}
+}
+
+// Negotiate creates an offer on pc, waits for ICE gathering (so the offer carries its candidates:
+// no trickle needed), posts it and applies the answer.
+func (c *Client) Negotiate(ctx context.Context, pc *webrtc.PeerConnection, endpoint string) (*Resource, error) {
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		return nil, fmt.Errorf("create offer: %w", err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		return nil, fmt.Errorf("set local description: %w", err)
+	}
+	select {
+	case <-gathered:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("gather ICE candidates: %w", ctx.Err())
+	}
+	res, err := c.Offer(ctx, endpoint, pc.LocalDescription().SDP)
+	if err != nil {
+		return nil, err
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: res.Answer}); err != nil {
+		return res, fmt.Errorf("set answer: %w", err)
+	}
+	return res, nil
+}
