@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync/atomic"
 
 	"github.com/vigilrec/vigil/internal/console"
@@ -89,9 +90,6 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v1/stats", s.handleStats)
 	s.mux.HandleFunc("GET /publish", console.PublishPage())
 	s.wcsRoutes()
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, s.deps.Log, &httpError{status: http.StatusNotFound, msg: "no such endpoint: " + r.Method + " " + r.URL.Path})
-	})
 }
 
 // ServeHTTP adds CORS to every answer and answers preflights, then routes.
@@ -109,8 +107,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-	// A 405 from the mux is plain text; route it through our JSON errors instead.
-	s.mux.ServeHTTP(&methodNotAllowedJSON{ResponseWriter: w, r: r, log: s.deps.Log}, r)
+	// The mux's own 404 and 405 answers are plain text; they go out as JSON errors instead.
+	s.mux.ServeHTTP(&muxErrorsAsJSON{ResponseWriter: w, r: r, log: s.deps.Log}, r)
 }
 
 func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
@@ -193,26 +191,31 @@ func decodeJSON(r *http.Request, v any) error {
 	return nil
 }
 
-// methodNotAllowedJSON rewrites the mux's plain-text 405 into a JSON error.
-type methodNotAllowedJSON struct {
+// muxErrorsAsJSON rewrites the plain-text 404 and 405 answers of http.ServeMux into JSON errors.
+// Handlers' own answers (JSON already) pass through untouched.
+type muxErrorsAsJSON struct {
 	http.ResponseWriter
 	r       *http.Request
 	log     *slog.Logger
 	rewrote bool
 }
 
-func (m *methodNotAllowedJSON) WriteHeader(status int) {
-	if status == http.StatusMethodNotAllowed && !m.rewrote {
+func (m *muxErrorsAsJSON) WriteHeader(status int) {
+	plain := strings.HasPrefix(m.Header().Get("Content-Type"), "text/plain")
+	if plain && !m.rewrote && (status == http.StatusNotFound || status == http.StatusMethodNotAllowed) {
 		m.rewrote = true
-		m.ResponseWriter.Header().Del("X-Content-Type-Options")
-		writeError(m.ResponseWriter, m.r, m.log, &httpError{status: status,
-			msg: "method " + m.r.Method + " is not allowed on " + m.r.URL.Path})
+		m.Header().Del("X-Content-Type-Options")
+		msg := "no such endpoint: " + m.r.Method + " " + m.r.URL.Path
+		if status == http.StatusMethodNotAllowed {
+			msg = "method " + m.r.Method + " is not allowed on " + m.r.URL.Path
+		}
+		writeError(m.ResponseWriter, m.r, m.log, &httpError{status: status, msg: msg})
 		return
 	}
 	m.ResponseWriter.WriteHeader(status)
 }
 
-func (m *methodNotAllowedJSON) Write(b []byte) (int, error) {
+func (m *muxErrorsAsJSON) Write(b []byte) (int, error) {
 	if m.rewrote {
 		return len(b), nil // the mux's own text body is dropped
 	}

@@ -1,0 +1,153 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"github.com/stretchr/testify/require"
+
+	"github.com/vigilrec/vigil/internal/config"
+	"github.com/vigilrec/vigil/internal/media"
+	"github.com/vigilrec/vigil/internal/publish"
+	"github.com/vigilrec/vigil/internal/rtc"
+	"github.com/vigilrec/vigil/internal/whip"
+)
+
+// testServer is a real vigil server on loopback ports chosen by the kernel.
+type testServer struct {
+	t    *testing.T
+	app  *App
+	base string // http://127.0.0.1:PORT
+	api  *webrtc.API
+	// http has its own transport so a test can close its idle connections (and their goroutines).
+	http *http.Client
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	t.Helper()
+	if os.Getenv("VIGIL_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// startServer runs a server until the test ends; mutate adjusts the default configuration.
+func startServer(t *testing.T, mutate func(*config.Config)) *testServer {
+	t.Helper()
+	cfg := config.Default()
+	cfg.HTTP = "127.0.0.1:0"
+	cfg.UDP = "127.0.0.1:0"
+	cfg.Dir = t.TempDir()
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	require.NoError(t, cfg.Validate())
+	a, err := New(cfg, testLogger(t))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(30 * time.Second):
+			t.Error("server did not stop within 30 s")
+		}
+	})
+	api, err := rtc.NewClientAPI(testLogger(t))
+	require.NoError(t, err)
+	s := &testServer{t: t, app: a, base: "http://" + a.HTTPAddr().String(), api: api,
+		http: &http.Client{Transport: &http.Transport{}}}
+	t.Cleanup(s.http.CloseIdleConnections)
+	s.waitFor("server ready", 10*time.Second, func() bool {
+		resp, err := s.http.Get(s.base + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return s
+}
+
+// waitFor polls cond every 50 ms until it holds or the deadline passes.
+func (s *testServer) waitFor(what string, timeout time.Duration, cond func() bool) {
+	s.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			s.t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// publish starts vigil's own WHIP client on stream name with the built-in 240p clip of codec.
+func (s *testServer) publish(name string, codec media.Codec) *publish.Session {
+	s.t.Helper()
+	video, err := publish.BuiltinVideo(codec, "240p")
+	require.NoError(s.t, err)
+	audio, err := publish.BuiltinAudio()
+	require.NoError(s.t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	sess, err := publish.Start(ctx, publish.Options{
+		Endpoint: s.base + "/whip/" + name, Video: video, Audio: audio, API: s.api, Log: testLogger(s.t),
+		Client: &whip.Client{HTTP: s.http},
+	})
+	require.NoError(s.t, err, "publish %s", name)
+	s.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = sess.Close(ctx)
+	})
+	return sess
+}
+
+// request sends a request and returns the status and body.
+func (s *testServer) request(method, path, contentType, body string) (int, string, http.Header) {
+	s.t.Helper()
+	req, err := http.NewRequest(method, s.base+path, strings.NewReader(body))
+	require.NoError(s.t, err)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := s.http.Do(req)
+	require.NoError(s.t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(s.t, err)
+	return resp.StatusCode, string(b), resp.Header
+}
+
+// streamJSON fetches GET /api/v1/streams/{name}; ok is false on 404.
+func (s *testServer) stream(name string) (map[string]any, bool) {
+	s.t.Helper()
+	status, body, _ := s.request(http.MethodGet, "/api/v1/streams/"+name, "", "")
+	if status == http.StatusNotFound {
+		return nil, false
+	}
+	require.Equal(s.t, http.StatusOK, status, body)
+	var out map[string]any
+	require.NoError(s.t, json.Unmarshal([]byte(body), &out))
+	return out, true
+}
+
+// publishing reports whether the stream is listed with media flowing.
+func (s *testServer) publishing(name string) bool {
+	st, ok := s.stream(name)
+	return ok && st["status"] == "publishing"
+}
+
+func (s *testServer) String() string { return fmt.Sprintf("vigil at %s", s.base) }
