@@ -197,9 +197,8 @@ func parseOgg(data []byte) (*Clip, error) {
 		return nil, fmt.Errorf("parse Ogg: %w", err)
 	}
 	clip := &Clip{Codec: media.Opus}
-	var lastGranule uint64
 	for {
-		page, hdr, err := r.ParseNextPage()
+		page, _, err := r.ParseNextPage()
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -209,12 +208,11 @@ func parseOgg(data []byte) (*Clip, error) {
 		if bytes.HasPrefix(page, []byte("OpusTags")) || bytes.HasPrefix(page, []byte("OpusHead")) {
 			continue
 		}
-		samples := hdr.GranulePosition - lastGranule
-		lastGranule = hdr.GranulePosition
-		if samples == 0 || samples > 48000 {
-			samples = 960
+		d := opusDuration(page)
+		if d == 0 {
+			continue
 		}
-		clip.Frames = append(clip.Frames, Frame{Data: page, Duration: time.Duration(samples) * time.Second / 48000, Key: true})
+		clip.Frames = append(clip.Frames, Frame{Data: page, Duration: d, Key: true})
 	}
 	if len(clip.Frames) == 0 {
 		return nil, errors.New("Ogg clip has no Opus packets")
@@ -241,4 +239,34 @@ func splitAnnexB(data []byte) [][]byte {
 		out = append(out, data[start:])
 	}
 	return out
+}
+
+// opusDuration reads a packet's duration from its TOC byte (RFC 6716 §3.1): the configuration
+// gives the frame size, the code the number of frames. Granule positions would do too, but the
+// first page's carries the encoder's pre-skip.
+func opusDuration(pkt []byte) time.Duration {
+	if len(pkt) == 0 {
+		return 0
+	}
+	config := pkt[0] >> 3
+	var frame time.Duration
+	switch {
+	case config < 12: // SILK: 10, 20, 40, 60 ms
+		frame = [4]time.Duration{10, 20, 40, 60}[config%4] * time.Millisecond
+	case config < 16: // hybrid: 10, 20 ms
+		frame = [2]time.Duration{10, 20}[config%2] * time.Millisecond
+	default: // CELT: 2.5, 5, 10, 20 ms
+		frame = [4]time.Duration{2500, 5000, 10000, 20000}[config%4] * time.Microsecond
+	}
+	frames := time.Duration(1)
+	switch pkt[0] & 3 {
+	case 1, 2:
+		frames = 2
+	case 3:
+		if len(pkt) < 2 {
+			return 0
+		}
+		frames = time.Duration(pkt[1] & 0x3f)
+	}
+	return frame * frames
 }

@@ -1,0 +1,63 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/vigilrec/vigil/internal/config"
+)
+
+func run(args ...string) (int, string, string) {
+	var out, errOut bytes.Buffer
+	code := Main(context.Background(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestConfigPrintIsDefaults(t *testing.T) {
+	code, out, errOut := run("config", "print")
+	require.Equal(t, 0, code, errOut)
+	c := config.Default()
+	c.HTTP = "overwritten"
+	require.NoError(t, config.ApplyYAML(&c, []byte(out), "print"))
+	require.Equal(t, config.Default(), c)
+}
+
+func TestConfigFlagsAndErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		out  string
+		err  string
+	}{
+		{"check defaults", []string{"config", "check"}, 0, "configuration is valid", ""},
+		{"flag overrides", []string{"config", "print", "--http", "127.0.0.1:9999", "--dir", "/srv/rec"}, 0, "http: 127.0.0.1:9999", ""},
+		{"bad value", []string{"config", "check", "--hub-queue-packets", "1"}, 1, "", "hub.queue_packets"},
+		{"missing file", []string{"config", "check", "--config", "/nonexistent.yaml"}, 1, "", "/nonexistent.yaml"},
+		{"no verb", []string{"config"}, 2, "", "check|print"},
+		{"unknown command", []string{"frobnicate"}, 2, "", "unknown command"},
+		{"version", []string{"version"}, 0, "vigil " + Version, ""},
+		{"publish needs media", []string{"publish", "--no-audio", "--no-video"}, 2, "", "nothing to publish"},
+		{"publish unknown clip", []string{"publish", "--codec", "av1"}, 1, "", "no built-in clip"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := run(tc.args...)
+			require.Equal(t, tc.code, code, "stdout %q stderr %q", out, errOut)
+			require.Contains(t, out, tc.out)
+			require.Contains(t, errOut, tc.err)
+		})
+	}
+}
+
+func TestPublishEndpointTemplate(t *testing.T) {
+	f := publishFlags{server: "http://h:8081/", name: "Stream-{i}"}
+	name, url := f.endpoint(7)
+	require.Equal(t, "Stream-7", name)
+	require.Equal(t, "http://h:8081/whip/Stream-7", url)
+	f.url = "http://m:8889/{name}/whip"
+	_, url = f.endpoint(2)
+	require.Equal(t, "http://m:8889/Stream-2/whip", url)
+}
