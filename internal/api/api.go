@@ -14,10 +14,12 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/vigilrec/vigil/internal/catalog"
 	"github.com/vigilrec/vigil/internal/console"
 	"github.com/vigilrec/vigil/internal/egress"
 	"github.com/vigilrec/vigil/internal/hub"
 	"github.com/vigilrec/vigil/internal/ingest"
+	"github.com/vigilrec/vigil/internal/recorder"
 	"github.com/vigilrec/vigil/internal/rtc"
 )
 
@@ -52,6 +54,9 @@ type Deps struct {
 	Streams Streams
 	Stats   ServerStats
 	Log     *slog.Logger
+	// Recorder and Recordings serve the recording endpoints.
+	Recorder   Recorder
+	Recordings Recordings
 }
 
 // Server is the HTTP handler of the whole API.
@@ -90,6 +95,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v1/stats", s.handleStats)
 	s.mux.HandleFunc("GET /publish", console.PublishPage())
 	s.wcsRoutes()
+	s.recordingRoutes()
+	s.wcsRecordingRoutes()
 }
 
 // ServeHTTP adds CORS to every answer and answers preflights, then routes.
@@ -136,8 +143,15 @@ func statusOf(err error) int {
 		return he.status
 	case errors.As(err, &tooBig):
 		return http.StatusRequestEntityTooLarge
-	case errors.Is(err, hub.ErrInvalidName), errors.Is(err, rtc.ErrMalformedSDP):
+	case errors.Is(err, hub.ErrInvalidName), errors.Is(err, rtc.ErrMalformedSDP),
+		errors.Is(err, recorder.ErrBadTemplate), errors.Is(err, recorder.ErrBadOptions):
 		return http.StatusBadRequest
+	case errors.Is(err, recorder.ErrRefused):
+		return http.StatusInsufficientStorage
+	case errors.Is(err, recorder.ErrAlreadyRecording), errors.Is(err, catalog.ErrBusy):
+		return http.StatusConflict
+	case errors.Is(err, recorder.ErrNotRecording), errors.Is(err, catalog.ErrNotFound):
+		return http.StatusNotFound
 	case errors.Is(err, rtc.ErrNoSupportedCodec):
 		return http.StatusNotAcceptable
 	case errors.Is(err, hub.ErrStreamExists), errors.Is(err, egress.ErrNotPublishing):

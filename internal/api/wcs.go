@@ -66,9 +66,9 @@ func (f wcsFilter) matches(snap hub.Snapshot) bool {
 		(f.Status == "" || f.Status == wcsStatus(snap))
 }
 
-func toWCSStream(snap hub.Snapshot, withMetrics bool) wcsStream {
+func toWCSStream(snap hub.Snapshot, record, withMetrics bool) wcsStream {
 	out := wcsStream{
-		MediaSessionID: snap.ID, Name: snap.Name, Published: true,
+		MediaSessionID: snap.ID, Name: snap.Name, Published: true, Record: record,
 		HasVideo: snap.Video != nil, HasAudio: snap.Audio != nil, Status: wcsStatus(snap),
 		CreateDate: snap.Created.UnixMilli(), MediaType: "publish", MediaProvider: "WebRTC", Transport: "UDP",
 	}
@@ -122,7 +122,7 @@ func (s *Server) handleWCSFind(all bool) http.HandlerFunc {
 		var out []wcsStream
 		for _, st := range s.deps.Streams.List() {
 			if snap := st.Snapshot(); f.matches(snap) {
-				out = append(out, toWCSStream(snap, withMetrics))
+				out = append(out, toWCSStream(snap, s.deps.Recorder.Recording(snap.Name), withMetrics))
 			}
 		}
 		if len(out) == 0 {

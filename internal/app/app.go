@@ -10,16 +10,20 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/vigilrec/vigil/internal/api"
+	"github.com/vigilrec/vigil/internal/catalog"
 	"github.com/vigilrec/vigil/internal/config"
 	"github.com/vigilrec/vigil/internal/egress"
+	"github.com/vigilrec/vigil/internal/hook"
 	"github.com/vigilrec/vigil/internal/hub"
 	"github.com/vigilrec/vigil/internal/ingest"
+	"github.com/vigilrec/vigil/internal/recorder"
 	"github.com/vigilrec/vigil/internal/rtc"
+	"github.com/vigilrec/vigil/internal/storage"
 )
 
 // App is a configured server, listening but not yet serving.
@@ -31,28 +35,47 @@ type App struct {
 	hub    *hub.Hub
 	ingest *ingest.Manager
 	egress *egress.Manager
+	rec    *recorder.Manager
+	store  *storage.Store
+	cat    *catalog.Catalog
+	hooks  *hook.Runner
 	api    *api.Server
 }
 
-// New binds the HTTP and media ports and builds the components.
+// New binds the HTTP and media ports and builds the components; unfinished segments left by a
+// crash are repaired before anything else.
 func New(cfg config.Config, log *slog.Logger) (*App, error) {
-	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create recordings directory %s: %w", cfg.Dir, err)
+	store, cat, err := openRecordings(cfg, log)
+	if err != nil {
+		return nil, err
 	}
 	engine, err := rtc.NewEngine(rtc.Config{
 		UDPAddr: cfg.UDP, UDPReceiveBuffer: int(cfg.UDPReceiveBuffer), PublicIPs: cfg.PublicIPs,
 		DisconnectedTimeout: cfg.Sessions.DisconnectedTimeout.D(), FailedTimeout: cfg.Sessions.FailedTimeout.D(),
 	}, log.With("component", "rtc"))
 	if err != nil {
+		_ = cat.Close()
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", cfg.HTTP)
 	if err != nil {
 		_ = engine.Close()
+		_ = cat.Close()
 		return nil, fmt.Errorf("listen http %s: %w", cfg.HTTP, err)
 	}
 	h := hub.New(hub.Config{QueuePackets: cfg.Hub.QueuePackets, KeyframeInterval: cfg.Hub.KeyframeInterval.D()})
-	a := &App{cfg: cfg, log: log, httpLn: ln, engine: engine, hub: h}
+	a := &App{cfg: cfg, log: log, httpLn: ln, engine: engine, hub: h, store: store, cat: cat}
+	a.hooks = hook.New(hook.Config{Script: cfg.Record.OnRecordHookScript, Timeout: cfg.Record.HookTimeout.D()},
+		log.With("component", "hook"))
+	recCfg, err := recorderConfig(cfg.Record)
+	if err != nil {
+		_ = engine.Close()
+		_ = cat.Close()
+		_ = ln.Close()
+		return nil, err
+	}
+	a.rec = recorder.NewManager(recCfg, h, sink{store}, segmentEvents{cat: cat, hooks: a.hooks, log: log.With("component", "catalog")},
+		log.With("component", "recorder"))
 	a.ingest = ingest.NewManager(ingest.Config{ConnectTimeout: cfg.Sessions.ConnectTimeout.D()}, engine, h,
 		log.With("component", "ingest"))
 	a.egress = egress.NewManager(egress.Config{ConnectTimeout: cfg.Sessions.ConnectTimeout.D()}, engine.API(), h,
@@ -60,8 +83,47 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	a.api = api.New(api.Deps{
 		Publish: publishService{a.ingest}, Play: playService{a.egress},
 		Streams: h, Stats: serverStats{a}, Log: log.With("component", "api"),
+		Recorder: a.rec, Recordings: recordings{store: store, cat: cat},
 	})
 	return a, nil
+}
+
+func openRecordings(cfg config.Config, log *slog.Logger) (*storage.Store, *catalog.Catalog, error) {
+	store, err := storage.New(storage.Config{Dir: cfg.Dir, Fsync: storage.FsyncPolicy(cfg.Record.Fsync),
+		Interval: cfg.Record.FsyncInterval.D()}, log.With("component", "storage"))
+	if err != nil {
+		return nil, nil, err
+	}
+	path := cfg.Record.Catalog
+	if path == "" {
+		path = filepath.Join(store.Dir(), ".vigil-catalog.db")
+	}
+	cat, err := catalog.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	recoverSegments(store, cat, log.With("component", "storage"))
+	if err := rebuildCatalog(store, cat, log.With("component", "catalog")); err != nil {
+		log.Error("catalog: rebuild from disk", "err", err)
+	}
+	return store, cat, nil
+}
+
+func recorderConfig(c config.RecordConfig) (recorder.Config, error) {
+	formats, err := recorder.ParseFormats(c.Formats)
+	if err != nil {
+		return recorder.Config{}, fmt.Errorf("record.formats: %w", err)
+	}
+	rot, err := recorder.ParseRotation(c.Rotation)
+	if err != nil {
+		return recorder.Config{}, fmt.Errorf("record.rotation: %w", err)
+	}
+	if err := recorder.ValidateTemplate(c.Template); err != nil {
+		return recorder.Config{}, fmt.Errorf("record.template: %w", err)
+	}
+	return recorder.Config{Formats: formats, Rotation: rot, Template: c.Template, Preroll: c.Preroll,
+		Grace: c.Grace.D(), FragmentDuration: c.Fragment.D(), Auto: recorder.AutoMode(c.Auto),
+		Patterns: c.Streams}, nil
 }
 
 // HTTPAddr is the bound HTTP address.
@@ -78,7 +140,11 @@ func (a *App) Run(ctx context.Context) error {
 	srv := &http.Server{Handler: a.api, ReadHeaderTimeout: 10 * time.Second}
 	sessCtx, stopSessions := context.WithCancel(context.Background())
 	defer stopSessions()
-	var wg sync.WaitGroup
+	recCtx, stopRecordings := context.WithCancel(context.Background())
+	defer stopRecordings()
+	hookCtx, stopHooks := context.WithCancel(context.Background())
+	defer stopHooks()
+	var wg, recWG, hookWG sync.WaitGroup
 	for _, run := range []func(context.Context) error{a.ingest.Run, a.egress.Run} {
 		wg.Add(1)
 		go func() {
@@ -86,6 +152,16 @@ func (a *App) Run(ctx context.Context) error {
 			_ = run(sessCtx)
 		}()
 	}
+	recWG.Add(1)
+	go func() {
+		defer recWG.Done()
+		_ = a.rec.Run(recCtx)
+	}()
+	hookWG.Add(1)
+	go func() {
+		defer hookWG.Done()
+		_ = a.hooks.Run(hookCtx)
+	}()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(a.httpLn) }()
 	a.api.SetReady(true)
@@ -104,6 +180,9 @@ func (a *App) Run(ctx context.Context) error {
 	if err := srv.Shutdown(grace); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		a.log.Warn("http shutdown", "err", err)
 	}
+	// Recordings first, while their streams still flow, so every file is final; then sessions.
+	stopRecordings()
+	recWG.Wait()
 	stopSessions()
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
@@ -115,6 +194,11 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	if err := a.engine.Close(); err != nil {
 		a.log.Warn("close media socket", "err", err)
+	}
+	stopHooks()
+	hookWG.Wait()
+	if err := a.cat.Close(); err != nil {
+		a.log.Warn("close catalog", "err", err)
 	}
 	a.log.Info("stopped")
 	return runErr

@@ -30,6 +30,38 @@ type Config struct {
 	Log      LogConfig      `yaml:"log"`
 	Sessions SessionsConfig `yaml:"sessions"`
 	Hub      HubConfig      `yaml:"hub"`
+	Record   RecordConfig   `yaml:"record"`
+}
+
+// RecordConfig is how streams are recorded.
+type RecordConfig struct {
+	// Auto is the record policy: none (only on request), all, or match (names in Streams).
+	Auto string `yaml:"auto"`
+	// Streams are glob patterns (path.Match) of names recorded when Auto is match.
+	Streams []string `yaml:"streams"`
+	// Formats maps video codecs to containers, like record_formats: "h264-mp4,vp8-webm".
+	Formats string `yaml:"formats"`
+	// Rotation cuts recordings into segments: a duration ("20s", or "20" for seconds), a size
+	// ("10M"), or "0" for one file per recording.
+	Rotation string `yaml:"rotation"`
+	// Template names segment files; placeholders are listed in docs/recording.md.
+	Template string `yaml:"template"`
+	// Preroll starts a recording with the group of pictures already received.
+	Preroll bool `yaml:"preroll"`
+	// Grace is how long an automatic recording waits for its stream to come back.
+	Grace Duration `yaml:"grace"`
+	// Fragment is the media time written with each write call.
+	Fragment Duration `yaml:"fragment"`
+	// Fsync is never, close or interval.
+	Fsync string `yaml:"fsync"`
+	// FsyncInterval is the sync period of the interval policy.
+	FsyncInterval Duration `yaml:"fsync_interval"`
+	// OnRecordHookScript runs with the stream name and the file path of every finished file.
+	OnRecordHookScript string `yaml:"on_record_hook_script"`
+	// HookTimeout kills a hook that runs longer.
+	HookTimeout Duration `yaml:"hook_timeout"`
+	// Catalog is the path of the recordings index; empty: .vigil-catalog.db in dir.
+	Catalog string `yaml:"catalog"`
 }
 
 // LogConfig sets up the server log.
@@ -75,6 +107,12 @@ func Default() Config {
 			FailedTimeout:       Duration(10 * time.Second),
 		},
 		Hub: HubConfig{QueuePackets: 2048, KeyframeInterval: Duration(500 * time.Millisecond)},
+		Record: RecordConfig{
+			Auto: "none", Streams: []string{}, Formats: "h264-mp4,vp8-webm", Rotation: "0",
+			Template: "{streamName}_{startTime}_{segment}", Preroll: true, Grace: Duration(10 * time.Second),
+			Fragment: Duration(time.Second), Fsync: "close", FsyncInterval: Duration(5 * time.Second),
+			HookTimeout: Duration(60 * time.Second),
+		},
 	}
 }
 
@@ -103,6 +141,14 @@ func (c Config) Validate() error {
 	check(c.Sessions.FailedTimeout > 0, "sessions.failed_timeout: must be positive")
 	check(c.Hub.QueuePackets >= 16, "hub.queue_packets: must be at least 16")
 	check(c.Hub.KeyframeInterval > 0, "hub.keyframe_interval: must be positive")
+	check(oneOf(c.Record.Auto, "none", "all", "match"), "record.auto: %q is not none, all or match", c.Record.Auto)
+	check(c.Record.Auto != "match" || len(c.Record.Streams) > 0, "record.streams: give patterns when record.auto is match")
+	check(oneOf(c.Record.Fsync, "never", "close", "interval"), "record.fsync: %q is not never, close or interval", c.Record.Fsync)
+	check(c.Record.Grace >= 0, "record.grace: must not be negative")
+	check(c.Record.Fragment >= Duration(100*time.Millisecond) && c.Record.Fragment <= Duration(10*time.Second),
+		"record.fragment: must be between 100ms and 10s")
+	check(c.Record.FsyncInterval > 0, "record.fsync_interval: must be positive")
+	check(c.Record.HookTimeout > 0, "record.hook_timeout: must be positive")
 	return errors.Join(errs...)
 }
 

@@ -63,6 +63,9 @@ type Config struct {
 	// KeyframeInterval is the shortest time between two keyframe requests sent to a publisher on
 	// behalf of its subscribers. Default 500 ms.
 	KeyframeInterval time.Duration
+	// GOPCachePackets bounds the cached group of pictures that pre-rolls new recordings. Default
+	// 4096 packets (8 s of a 2.5 Mbps stream).
+	GOPCachePackets int
 }
 
 func (c Config) withDefaults() Config {
@@ -71,6 +74,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.KeyframeInterval <= 0 {
 		c.KeyframeInterval = 500 * time.Millisecond
+	}
+	if c.GOPCachePackets <= 0 {
+		c.GOPCachePackets = 4096
 	}
 	return c
 }

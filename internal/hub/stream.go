@@ -34,10 +34,12 @@ type Stream struct {
 	created time.Time
 	src     Source
 
-	mu     sync.Mutex // guards tracks, stats and the subscriber list writes
-	tracks []TrackInfo
-	stats  []*trackStats
-	subs   atomic.Pointer[[]*Subscriber]
+	mu      sync.Mutex // guards tracks, stats, reports, the GOP cache and the subscriber list writes
+	tracks  []TrackInfo
+	stats   []*trackStats
+	reports []SenderReport
+	gop     gopCache
+	subs    atomic.Pointer[[]*Subscriber]
 
 	plis, nacks    atomic.Uint64
 	lastKeyRequest atomic.Int64 // unix nanos
@@ -69,6 +71,7 @@ func (s *Stream) SetTracks(tracks []TrackInfo) {
 	defer s.mu.Unlock()
 	s.tracks = append([]TrackInfo(nil), tracks...)
 	s.stats = make([]*trackStats, len(tracks))
+	s.reports = make([]SenderReport, len(tracks))
 	for i, t := range tracks {
 		s.stats[i] = &trackStats{kind: t.Kind, codec: t.Codec}
 	}
@@ -95,15 +98,47 @@ func (s *Stream) Tracks() []TrackInfo {
 // Write hands one packet of track p.Track to every subscriber. It never blocks on a subscriber.
 // Packets of one track come from one goroutine; different tracks may be written concurrently.
 // The packet must not be modified afterwards.
+//
+// The fan-out runs under the stream's lock so that a subscriber joining with the cached group of
+// pictures gets every packet exactly once; pushes are short and never wait on a reader.
 func (s *Stream) Write(p *media.Packet) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if p.Track < len(s.stats) {
 		s.stats[p.Track].observe(p)
 	}
-	s.mu.Unlock()
+	s.gop.add(p, s.hub.cfg.GOPCachePackets)
 	for _, sub := range *s.subs.Load() {
 		sub.push(p)
 	}
+}
+
+// SenderReport maps a track's RTP clock to wall-clock time, from the publisher's last RTCP sender
+// report (RFC 3550 §6.4.1).
+type SenderReport struct {
+	NTPTime time.Time
+	RTPTime uint32
+	// Received is when the report arrived; zero when none has.
+	Received time.Time
+}
+
+// SetSenderReport records a sender report of track i.
+func (s *Stream) SetSenderReport(i int, sr SenderReport) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i >= 0 && i < len(s.reports) {
+		s.reports[i] = sr
+	}
+}
+
+// SenderReport returns the last sender report of track i; ok is false when none has arrived.
+func (s *Stream) SenderReport(i int) (SenderReport, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i < 0 || i >= len(s.reports) || s.reports[i].Received.IsZero() {
+		return SenderReport{}, false
+	}
+	return s.reports[i], true
 }
 
 // RequestKeyframe forwards a keyframe request to the publisher, at most once per the hub's
@@ -147,11 +182,16 @@ type SubscribeOptions struct {
 	// StartAtKeyframe drops video until the first keyframe, so the subscriber's first video
 	// packet can be decoded. A keyframe is requested from the publisher at once.
 	StartAtKeyframe bool
+	// FromLastKeyframe starts the subscriber with the group of pictures already received: the
+	// last keyframe and everything (audio too) since. Without a cached keyframe it behaves like
+	// StartAtKeyframe.
+	FromLastKeyframe bool
 }
 
-// Subscribe adds a subscriber that receives every packet written from now on.
+// Subscribe adds a subscriber that receives every packet written from now on (and, with
+// FromLastKeyframe, the cached group of pictures before them).
 func (s *Stream) Subscribe(opts SubscribeOptions) (*Subscriber, error) {
-	sub := newSubscriber(s, s.hub.cfg.QueuePackets, opts.StartAtKeyframe)
+	sub := newSubscriber(s, s.hub.cfg.QueuePackets, opts.StartAtKeyframe || opts.FromLastKeyframe)
 	s.mu.Lock()
 	select {
 	case <-s.closed:
@@ -159,10 +199,15 @@ func (s *Stream) Subscribe(opts SubscribeOptions) (*Subscriber, error) {
 		return nil, ErrClosed
 	default:
 	}
+	if opts.FromLastKeyframe {
+		for _, p := range s.gop.packets {
+			sub.push(p)
+		}
+	}
 	subs := append(append([]*Subscriber(nil), *s.subs.Load()...), sub)
 	s.subs.Store(&subs)
 	s.mu.Unlock()
-	if opts.StartAtKeyframe {
+	if opts.StartAtKeyframe || opts.FromLastKeyframe {
 		s.RequestKeyframe()
 	}
 	return sub, nil
@@ -204,4 +249,31 @@ func (s *Stream) Snapshot() Snapshot {
 		snap.SubscriberDrops += sub.Dropped()
 	}
 	return snap
+}
+
+// gopCache keeps the packets since the last video keyframe start, so that a new subscriber (a
+// recorder) can begin at once with a decodable picture instead of waiting for the next keyframe.
+type gopCache struct {
+	packets []*media.Packet
+	keyTS   uint32
+	active  bool
+}
+
+func (g *gopCache) add(p *media.Packet, limit int) {
+	if p.Kind == media.KindVideo && p.KeyframeStart && (!g.active || p.RTP.Timestamp != g.keyTS) {
+		clear(g.packets) // subscribers hold their own copies of the pointers
+		g.packets = append(g.packets[:0], p)
+		g.keyTS, g.active = p.RTP.Timestamp, true
+		return
+	}
+	if !g.active {
+		return
+	}
+	if len(g.packets) >= limit {
+		// A group of pictures too long to cache: start over at the next keyframe.
+		clear(g.packets)
+		g.packets, g.active = g.packets[:0], false
+		return
+	}
+	g.packets = append(g.packets, p)
 }

@@ -19,6 +19,7 @@ type Subscriber struct {
 	ring     []*media.Packet
 	head, n  int
 	needKey  bool // skip video until a keyframe starts
+	lostSync bool // needKey because of an overflow: skipped video counts as dropped
 	ended    bool
 	notify   chan struct{}
 	dropped  atomic.Uint64
@@ -40,15 +41,18 @@ func (sub *Subscriber) push(p *media.Packet) {
 	switch {
 	case sub.ended:
 	case p.Kind == media.KindVideo && sub.needKey && !p.KeyframeStart:
+		if sub.lostSync {
+			sub.dropped.Add(1)
+		}
 	case sub.n == len(sub.ring):
 		sub.dropped.Add(1)
 		if !sub.needKey {
-			sub.needKey = true
+			sub.needKey, sub.lostSync = true, true
 			askKey = true
 		}
 	default:
 		if p.Kind == media.KindVideo {
-			sub.needKey = false
+			sub.needKey, sub.lostSync = false, false
 		}
 		sub.ring[(sub.head+sub.n)%len(sub.ring)] = p
 		sub.n++

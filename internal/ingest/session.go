@@ -153,7 +153,7 @@ func (s *session) onTrack(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	s.stream.SetTrack(idx, trackInfo(c, track.Codec().RTPCodecCapability))
 	s.readers.Add(2)
 	go s.readRTP(track, idx, c)
-	go s.readRTCP(recv)
+	go s.readRTCP(recv, idx)
 	if c.Kind() == media.KindVideo {
 		s.RequestKeyframe()
 	}
@@ -185,14 +185,31 @@ func (s *session) readRTP(track *webrtc.TrackRemote, idx int, c media.Codec) {
 	}
 }
 
-// readRTCP drains the receiver's RTCP so that the interceptors see sender reports.
-func (s *session) readRTCP(recv *webrtc.RTPReceiver) {
+// readRTCP drains the receiver's RTCP (the interceptors need it read) and keeps the sender
+// reports, which map the track's RTP clock to wall-clock time for A/V sync in recordings.
+func (s *session) readRTCP(recv *webrtc.RTPReceiver, idx int) {
 	defer s.readers.Done()
 	for {
-		if _, _, err := recv.ReadRTCP(); err != nil {
+		pkts, _, err := recv.ReadRTCP()
+		if err != nil {
 			return
 		}
+		for _, p := range pkts {
+			if sr, ok := p.(*rtcp.SenderReport); ok {
+				s.stream.SetSenderReport(idx, hub.SenderReport{
+					NTPTime: ntpTime(sr.NTPTime), RTPTime: sr.RTPTime, Received: time.Now(),
+				})
+			}
+		}
 	}
+}
+
+// ntpTime converts a 64-bit NTP timestamp (RFC 5905 §6) to time.Time.
+func ntpTime(ntp uint64) time.Time {
+	const ntpToUnix = 2208988800 // seconds from 1900 to 1970
+	secs := int64(ntp>>32) - ntpToUnix
+	frac := (ntp & 0xffffffff) * 1e9 >> 32
+	return time.Unix(secs, int64(frac))
 }
 
 // RequestKeyframe sends a PLI for every video track. Called by the hub; never blocks on media.

@@ -1,0 +1,263 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vigilrec/vigil/internal/catalog"
+	"github.com/vigilrec/vigil/internal/media"
+	"github.com/vigilrec/vigil/internal/recorder"
+)
+
+// Recorder controls recordings.
+type Recorder interface {
+	Start(name string, opts recorder.Options) (recorder.Status, error)
+	StopStream(ctx context.Context, name string) (recorder.Status, error)
+	ByStream(name string) (recorder.Status, error)
+	Active() []recorder.Status
+	Defaults() recorder.Options
+	Recording(name string) bool
+}
+
+// Recordings is the catalog of recorded files.
+type Recordings interface {
+	List(f catalog.Filter) ([]catalog.Segment, int, error)
+	Get(id string) (catalog.Segment, error)
+	Delete(id string) (catalog.Segment, error)
+}
+
+// recordingJSON is a recording in the native API.
+type recordingJSON struct {
+	ID             string     `json:"id"`
+	Stream         string     `json:"stream"`
+	MediaSessionID string     `json:"mediaSessionId"`
+	State          string     `json:"state"`
+	Automatic      bool       `json:"automatic"`
+	StartedAt      time.Time  `json:"startedAt"`
+	StoppedAt      *time.Time `json:"stoppedAt,omitempty"`
+	Bytes          int64      `json:"bytes"`
+	Duration       float64    `json:"duration"`
+	Segments       int        `json:"segments"`
+	CurrentFile    string     `json:"currentFile,omitempty"`
+	Files          []string   `json:"files"`
+	Rotation       string     `json:"rotation"`
+	Template       string     `json:"template"`
+	Error          string     `json:"error,omitempty"`
+}
+
+func toRecordingJSON(s recorder.Status) recordingJSON {
+	out := recordingJSON{ID: s.ID, Stream: s.Stream, MediaSessionID: s.MediaSessionID, State: string(s.State),
+		Automatic: s.Automatic, StartedAt: s.Started.UTC(), Bytes: s.Bytes, Duration: s.Duration.Seconds(),
+		Segments: s.Segments, CurrentFile: s.CurrentFile, Files: s.Files, Rotation: s.Rotation,
+		Template: s.Template, Error: s.Error}
+	if out.Files == nil {
+		out.Files = []string{}
+	}
+	if !s.Stopped.IsZero() {
+		t := s.Stopped.UTC()
+		out.StoppedAt = &t
+	}
+	return out
+}
+
+// startRequest is the body of POST /api/v1/streams/{name}/recording.
+type startRequest struct {
+	Format   string `json:"format"`
+	Rotation string `json:"rotation"`
+	Template string `json:"template"`
+}
+
+func (s *Server) recordingRoutes() {
+	s.mux.HandleFunc("POST /api/v1/streams/{name}/recording", s.handleStartRecording)
+	s.mux.HandleFunc("GET /api/v1/streams/{name}/recording", s.handleGetRecording)
+	s.mux.HandleFunc("DELETE /api/v1/streams/{name}/recording", s.handleStopRecording)
+	s.mux.HandleFunc("GET /api/v1/recordings", s.handleListRecordings)
+	s.mux.HandleFunc("GET /api/v1/recordings/{id}", s.handleDownloadRecording)
+	s.mux.HandleFunc("DELETE /api/v1/recordings/{id}", s.handleDeleteRecording)
+}
+
+// recordingOptions turns request fields into options over the server's defaults.
+func (s *Server) recordingOptions(stream, format, rotation, template string) (recorder.Options, error) {
+	opts := s.deps.Recorder.Defaults()
+	if rotation != "" {
+		r, err := recorder.ParseRotation(rotation)
+		if err != nil {
+			return opts, err
+		}
+		opts.Rotation = r
+	}
+	if template != "" {
+		opts.Template = template
+	}
+	if format != "" {
+		st, err := s.deps.Streams.Get(stream)
+		if err != nil {
+			return opts, err
+		}
+		video := media.Codec("")
+		for _, t := range st.Tracks() {
+			if t.Kind == media.KindVideo {
+				video = t.Codec
+				break
+			}
+		}
+		f, err := recorder.ParseFormats(string(video) + "-" + strings.ToLower(format))
+		if video == "" || err != nil {
+			return opts, fmt.Errorf("%w: format %q does not fit this stream (video %q); use mp4 or webm",
+				recorder.ErrBadOptions, format, video)
+		}
+		merged := recorder.Formats{}
+		for k, v := range opts.Formats {
+			merged[k] = v
+		}
+		merged[video] = f[video]
+		opts.Formats = merged
+	}
+	return opts, nil
+}
+
+func (s *Server) handleStartRecording(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	var req startRequest
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, r, s.deps.Log, err)
+		return
+	}
+	opts, err := s.recordingOptions(name, req.Format, req.Rotation, req.Template)
+	if err == nil {
+		var st recorder.Status
+		st, err = s.deps.Recorder.Start(name, opts)
+		if err == nil {
+			writeJSON(w, http.StatusCreated, toRecordingJSON(st))
+			return
+		}
+	}
+	writeError(w, r, s.deps.Log, err)
+}
+
+func (s *Server) handleGetRecording(w http.ResponseWriter, r *http.Request) {
+	st, err := s.deps.Recorder.ByStream(r.PathValue("name"))
+	if err != nil {
+		writeError(w, r, s.deps.Log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toRecordingJSON(st))
+}
+
+// handleStopRecording answers once the recording's files are final.
+func (s *Server) handleStopRecording(w http.ResponseWriter, r *http.Request) {
+	st, err := s.deps.Recorder.StopStream(r.Context(), r.PathValue("name"))
+	if err != nil {
+		writeError(w, r, s.deps.Log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toRecordingJSON(st))
+}
+
+func (s *Server) handleListRecordings(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := catalog.Filter{Stream: q.Get("stream"), RecordingID: q.Get("recording")}
+	var err error
+	if f.From, err = queryTime(q.Get("from")); err == nil {
+		f.To, err = queryTime(q.Get("to"))
+	}
+	if err == nil {
+		f.Offset, err = queryInt(q.Get("offset"), 0)
+	}
+	if err == nil {
+		f.Limit, err = queryInt(q.Get("limit"), 100)
+	}
+	if err != nil {
+		writeError(w, r, s.deps.Log, err)
+		return
+	}
+	if f.Limit > 1000 {
+		f.Limit = 1000
+	}
+	for _, st := range strings.Split(q.Get("state"), ",") {
+		if st != "" {
+			f.States = append(f.States, catalog.State(st))
+		}
+	}
+	list, total, err := s.deps.Recordings.List(f)
+	if err != nil {
+		writeError(w, r, s.deps.Log, err)
+		return
+	}
+	for i := range list {
+		list[i].Path = filepath.Base(list[i].Path)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"recordings": list, "total": total, "offset": f.Offset, "limit": f.Limit})
+}
+
+func queryTime(v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.UnixMilli(ms), nil
+	}
+	return time.Time{}, &httpError{status: http.StatusBadRequest, msg: fmt.Sprintf("time %q: use RFC 3339 or epoch milliseconds", v)}
+}
+
+func queryInt(v string, def int) (int, error) {
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, &httpError{status: http.StatusBadRequest, msg: fmt.Sprintf("%q is not a non-negative number", v)}
+	}
+	return n, nil
+}
+
+// handleDownloadRecording serves a segment file with HTTP Range support.
+func (s *Server) handleDownloadRecording(w http.ResponseWriter, r *http.Request) {
+	seg, err := s.deps.Recordings.Get(r.PathValue("id"))
+	if err == nil && seg.State == catalog.StateDeleted {
+		err = fmt.Errorf("%w: %s was deleted", catalog.ErrNotFound, seg.ID)
+	}
+	if err != nil {
+		writeError(w, r, s.deps.Log, err)
+		return
+	}
+	f, err := os.Open(seg.Path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			err = fmt.Errorf("%w: file of %s is gone", catalog.ErrNotFound, seg.ID)
+		}
+		writeError(w, r, s.deps.Log, err)
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		writeError(w, r, s.deps.Log, err)
+		return
+	}
+	ctype := "video/mp4"
+	if seg.Container == "webm" {
+		ctype = "video/webm"
+	}
+	w.Header().Set("Content-Type", ctype)
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", filepath.Base(seg.Path)))
+	http.ServeContent(w, r, filepath.Base(seg.Path), fi.ModTime(), f)
+}
+
+func (s *Server) handleDeleteRecording(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.deps.Recordings.Delete(r.PathValue("id")); err != nil {
+		writeError(w, r, s.deps.Log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

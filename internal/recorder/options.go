@@ -1,0 +1,99 @@
+package recorder
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vigilrec/vigil/internal/media"
+)
+
+// ErrBadOptions means recording options do not parse.
+var ErrBadOptions = errors.New("invalid recording options")
+
+// Rotation cuts a recording into segments by duration or by size; the zero value never cuts.
+type Rotation struct {
+	Duration time.Duration
+	Bytes    int64
+}
+
+// ParseRotation reads "20s", "2m" or Web Call Server's "20" (seconds), and "10M" (megabytes,
+// 10^6 bytes) or "512K". Empty, "0" and "off" mean no rotation.
+func ParseRotation(s string) (Rotation, error) {
+	s = strings.TrimSpace(s)
+	switch s {
+	case "", "0", "off", "none":
+		return Rotation{}, nil
+	}
+	if n, err := strconv.ParseFloat(s, 64); err == nil && n > 0 {
+		return Rotation{Duration: time.Duration(n * float64(time.Second))}, nil
+	}
+	for suffix, mult := range map[string]int64{"K": 1e3, "M": 1e6, "G": 1e9, "KB": 1e3, "MB": 1e6, "GB": 1e9} {
+		if num, ok := strings.CutSuffix(strings.ToUpper(s), suffix); ok {
+			if n, err := strconv.ParseFloat(num, 64); err == nil && n > 0 {
+				return Rotation{Bytes: int64(n * float64(mult))}, nil
+			}
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return Rotation{Duration: d}, nil
+	}
+	return Rotation{}, fmt.Errorf("%w: rotation %q: use a duration (20s, or \"20\" for seconds) or a size (10M)", ErrBadOptions, s)
+}
+
+func (r Rotation) String() string {
+	switch {
+	case r.Duration > 0:
+		return r.Duration.String()
+	case r.Bytes > 0:
+		return strconv.FormatInt(r.Bytes, 10) + "B"
+	}
+	return "off"
+}
+
+// Container is a file format.
+type Container string
+
+// The containers vigil writes.
+const (
+	MP4  Container = "mp4"
+	WebM Container = "webm"
+)
+
+// Formats maps a video codec to its container, in the spirit of Web Call Server's record_formats.
+type Formats map[media.Codec]Container
+
+// ParseFormats reads "h264-mp4,vp8-webm". Codecs not named default to MP4, except VP8, which MP4
+// cannot carry and always goes to WebM.
+func ParseFormats(s string) (Formats, error) {
+	f := Formats{}
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		codec, container, ok := strings.Cut(strings.ToLower(item), "-")
+		c, known := media.CodecFromName(codec)
+		if !ok || !known || c.Kind() != media.KindVideo || (container != "mp4" && container != "webm") {
+			return nil, fmt.Errorf("%w: record format %q: use CODEC-mp4 or CODEC-webm, e.g. h264-mp4,vp8-webm", ErrBadOptions, item)
+		}
+		if c == media.VP8 && container == "mp4" || (c == media.H264 || c == media.H265) && container == "webm" {
+			return nil, fmt.Errorf("%w: record format %q: %s cannot be stored in %s", ErrBadOptions, item, c, container)
+		}
+		f[c] = Container(container)
+	}
+	return f, nil
+}
+
+// For returns the container for a video codec ("" for audio-only streams: MP4).
+func (f Formats) For(video media.Codec) Container {
+	if c, ok := f[video]; ok {
+		return c
+	}
+	if video == media.VP8 {
+		return WebM
+	}
+	return MP4
+}

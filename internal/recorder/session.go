@@ -1,0 +1,310 @@
+package recorder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/vigilrec/vigil/internal/hub"
+	"github.com/vigilrec/vigil/internal/media"
+	"github.com/vigilrec/vigil/internal/segment"
+)
+
+// discontinuity is how far a track's RTP clock may run from its arrival clock before the
+// recording treats it as a jump (a restarted encoder, a long stall) and starts a new segment.
+const discontinuity = 3 * time.Second
+
+// session records one publishing session of a stream into the recording's segments.
+type session struct {
+	rec     *Recording
+	stream  *hub.Stream
+	tracks  []hub.TrackInfo
+	readers []*trackReader
+	video   int // hub track index, -1 if none
+	audio   int
+
+	originSet bool
+	origin    time.Time
+	srMode    bool
+	bases     []trackBase
+	pending   []accessUnit // audio waiting for the first video keyframe
+	seg       *openSegment
+}
+
+type trackBase struct {
+	set         bool
+	rtp         int64
+	wall        time.Time
+	lastRTP     int64
+	lastArrival time.Time
+}
+
+func newSession(rec *Recording, stream *hub.Stream) *session {
+	s := &session{rec: rec, stream: stream, tracks: stream.Tracks(), video: -1, audio: -1}
+	for i, t := range s.tracks {
+		s.readers = append(s.readers, newTrackReader(i, t))
+		if t.Kind == media.KindVideo && s.video < 0 {
+			s.video = i
+		}
+		if t.Kind == media.KindAudio && s.audio < 0 {
+			s.audio = i
+		}
+	}
+	s.bases = make([]trackBase, len(s.tracks))
+	return s
+}
+
+// run records until ctx ends or the stream does; the open segment is always closed.
+func (s *session) run(ctx context.Context) error {
+	sub, err := s.stream.Subscribe(hub.SubscribeOptions{FromLastKeyframe: s.rec.opts.Preroll,
+		StartAtKeyframe: !s.rec.opts.Preroll})
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+	batch := make([]*media.Packet, 128)
+	var aus []accessUnit
+	for {
+		n, readErr := sub.Read(ctx, batch)
+		for _, p := range batch[:n] {
+			if p.Track < len(s.readers) {
+				aus = s.readers[p.Track].push(p, aus[:0])
+				if err := s.handleAll(aus); err != nil {
+					return s.closeSegment(err)
+				}
+			}
+		}
+		clear(batch[:n])
+		if readErr != nil {
+			// Frames still in the sample builders are incomplete by definition: not written.
+			if cerr := s.closeSegment(nil); cerr != nil {
+				return cerr
+			}
+			if errors.Is(readErr, context.Canceled) {
+				return nil
+			}
+			return readErr
+		}
+	}
+}
+
+func (s *session) handleAll(aus []accessUnit) error {
+	for _, au := range aus {
+		if err := s.handle(au); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *session) handle(au accessUnit) error {
+	if au.track != s.video && au.track != s.audio {
+		return nil
+	}
+	if !s.originSet {
+		if s.video >= 0 && au.track != s.video {
+			if len(s.pending) < 1000 {
+				s.pending = append(s.pending, au)
+			}
+			return nil
+		}
+		if s.video >= 0 && !au.key {
+			return nil
+		}
+		s.setOrigin(au)
+	}
+	pts, jumped := s.pts(au)
+	if jumped {
+		s.rec.log.Warn("timestamp discontinuity: starting a new segment", "track", au.track)
+		if err := s.closeSegment(nil); err != nil {
+			return err
+		}
+		s.originSet, s.bases, s.pending = false, make([]trackBase, len(s.tracks)), nil
+		s.stream.RequestKeyframe()
+		return s.handle(au)
+	}
+	return s.place(au, pts)
+}
+
+// setOrigin fixes time zero of the session at the first keyframe. Sender reports are used for
+// every track when every track has one; otherwise arrival times are, for all tracks alike, so the
+// two clocks are never mixed.
+func (s *session) setOrigin(au accessUnit) {
+	s.srMode = true
+	for _, i := range []int{s.video, s.audio} {
+		if i >= 0 {
+			if _, ok := s.stream.SenderReport(i); !ok {
+				s.srMode = false
+			}
+		}
+	}
+	s.originSet = true
+	s.origin = s.wallOf(au)
+	pending := s.pending
+	s.pending = nil
+	for _, p := range pending {
+		// Replayed once the origin exists; errors surface on the next sample.
+		_ = s.handle(p)
+	}
+}
+
+func (s *session) wallOf(au accessUnit) time.Time {
+	if s.srMode {
+		if sr, ok := s.stream.SenderReport(au.track); ok {
+			clock := int64(s.tracks[au.track].ClockRate)
+			delta := int64(int32(uint32(au.rtp64) - sr.RTPTime))
+			return sr.NTPTime.Add(time.Duration(delta * int64(time.Second) / clock))
+		}
+	}
+	return au.wall
+}
+
+// pts places an access unit on the session timeline; jumped reports an RTP discontinuity.
+func (s *session) pts(au accessUnit) (time.Duration, bool) {
+	b := &s.bases[au.track]
+	clock := int64(s.tracks[au.track].ClockRate)
+	if !b.set {
+		*b = trackBase{set: true, rtp: au.rtp64, wall: s.wallOf(au), lastRTP: au.rtp64, lastArrival: au.wall}
+	}
+	rtpDelta := time.Duration((au.rtp64 - b.lastRTP) * int64(time.Second) / clock)
+	arrivalDelta := au.wall.Sub(b.lastArrival)
+	if d := rtpDelta - arrivalDelta; d > discontinuity || d < -discontinuity {
+		return 0, true
+	}
+	b.lastRTP, b.lastArrival = au.rtp64, au.wall
+	return b.wall.Sub(s.origin) + time.Duration((au.rtp64-b.rtp)*int64(time.Second)/clock), false
+}
+
+// place writes the access unit, opening and rotating segments at keyframes.
+func (s *session) place(au accessUnit, pts time.Duration) error {
+	opensSegments := au.track == s.video || s.video < 0
+	if s.seg != nil && opensSegments {
+		s.askForKeyframe(pts)
+		if au.key && s.rotationDue(pts) {
+			if err := s.closeSegment(nil); err != nil {
+				return err
+			}
+		}
+	}
+	if s.seg == nil {
+		if !opensSegments || !au.key {
+			return nil
+		}
+		if err := s.openSegment(au, pts); err != nil {
+			if errors.Is(err, errNoConfig) {
+				s.stream.RequestKeyframe()
+				return nil
+			}
+			return err
+		}
+	} else if au.key && au.track == s.video {
+		if _, _, cfg, err := segmentTracks(s.tracks, s.video, s.audio, au.data); err == nil && cfg != s.seg.config {
+			// The publisher changed resolution or parameter sets: a new file gets a new header.
+			if err := s.closeSegment(nil); err != nil {
+				return err
+			}
+			return s.place(au, pts)
+		}
+	}
+	rel := pts - s.seg.start
+	if rel < 0 {
+		return nil // audio from just before the cut: it belongs to the previous segment
+	}
+	if err := s.seg.w.WriteSample(segment.Sample{Track: s.seg.trackIndex[au.track], PTS: rel, Key: au.key, Data: au.data}); err != nil {
+		return fmt.Errorf("write segment %s: %w", s.seg.info.Path, err)
+	}
+	s.seg.samples++
+	s.rec.progress(s.seg)
+	return nil
+}
+
+// keyframeLead is how early before a duration threshold a keyframe is requested; a keyframe
+// arriving within it (the answer) makes the cut, so segments end on time instead of one GOP late.
+const keyframeLead = 200 * time.Millisecond
+
+func (s *session) rotationDue(pts time.Duration) bool {
+	r := s.rec.opts.Rotation
+	threshold := r.Duration
+	if s.seg.askedKey {
+		threshold -= keyframeLead
+	}
+	return (r.Duration > 0 && pts-s.seg.start >= threshold) || (r.Bytes > 0 && s.seg.w.Bytes() >= r.Bytes)
+}
+
+// askForKeyframe requests a keyframe just before the rotation threshold so the cut comes at once,
+// and again at the threshold if none has come (the hub rate-limits requests).
+func (s *session) askForKeyframe(pts time.Duration) {
+	r := s.rec.opts.Rotation
+	dur := pts - s.seg.start
+	near := (r.Duration > 0 && dur >= r.Duration-keyframeLead) || (r.Bytes > 0 && s.seg.w.Bytes() >= r.Bytes*9/10)
+	if near && (!s.seg.askedKey || dur >= r.Duration) {
+		s.seg.askedKey = true
+		s.stream.RequestKeyframe()
+	}
+}
+
+func (s *session) openSegment(au accessUnit, pts time.Duration) error {
+	tracks, idx, config, err := segmentTracks(s.tracks, s.video, s.audio, au.data)
+	if err != nil {
+		return err
+	}
+	videoCodec, audioCodec := "", ""
+	if s.video >= 0 {
+		videoCodec = string(s.tracks[s.video].Codec)
+	}
+	if s.audio >= 0 {
+		audioCodec = string(s.tracks[s.audio].Codec)
+	}
+	container := s.rec.opts.Formats.For(media.Codec(videoCodec))
+	start := s.origin.Add(pts)
+	info := SegmentInfo{RecordingID: s.rec.id, Stream: s.stream.Name(), MediaSessionID: s.stream.ID(),
+		Index: s.rec.nextSegment(), Container: container, VideoCodec: videoCodec, AudioCodec: audioCodec, Start: start}
+	name, err := s.rec.fileName(info, start)
+	if err != nil {
+		return err
+	}
+	f, err := s.rec.mgr.sink.Create(name)
+	if err != nil {
+		return fmt.Errorf("create segment: %w", err)
+	}
+	if p, ok := f.(interface{ PartPath() string }); ok {
+		info.Path = p.PartPath()
+	}
+	w, err := newWriter(container, f, tracks, segment.Options{FragmentDuration: s.rec.mgr.cfg.FragmentDuration})
+	if err != nil {
+		return errors.Join(fmt.Errorf("start segment: %w", err), f.Abort())
+	}
+	s.seg = &openSegment{info: info, file: f, w: w, start: pts, trackIndex: idx, config: config}
+	s.rec.segmentOpened(info)
+	return nil
+}
+
+// closeSegment finishes the open segment; cause, when set, is why (a write error) and is
+// returned joined with any error of closing.
+func (s *session) closeSegment(cause error) error {
+	seg := s.seg
+	if seg == nil {
+		return cause
+	}
+	s.seg = nil
+	werr := seg.w.Close()
+	info := seg.info
+	info.Duration = seg.w.Duration()
+	info.End = info.Start.Add(info.Duration)
+	info.Bytes = seg.w.Bytes()
+	if seg.samples == 0 {
+		info.Err = errors.Join(errEmptySegment, seg.file.Abort())
+		info.Path = ""
+		s.rec.segmentClosed(info)
+		return errors.Join(cause, werr)
+	}
+	name, nerr := s.rec.fileName(info, info.End)
+	path, cerr := seg.file.Commit(name)
+	info.Path = path
+	info.Err = errors.Join(cause, werr, nerr, cerr)
+	s.rec.segmentClosed(info)
+	return info.Err
+}
+
+var errEmptySegment = errors.New("segment got no media and was removed")

@@ -1,0 +1,69 @@
+// Package segment defines what a container writer is: a pure formatter of access units over an
+// io.WriteSeeker, which buffers about one second of media and writes it with one call, so that a
+// file on disk always ends at a whole fragment (fMP4) or cluster (WebM). Writers never touch
+// timers, file names or storage. segment imports only media.
+package segment
+
+import (
+	"errors"
+	"time"
+
+	"github.com/vigilrec/vigil/internal/media"
+)
+
+// ErrClosed is returned by a Writer used after Close.
+var ErrClosed = errors.New("segment writer is closed")
+
+// Track describes one track of a segment file, with the codec configuration taken from the
+// bitstream.
+type Track struct {
+	Kind      media.Kind
+	Codec     media.Codec
+	ClockRate uint32
+	Channels  int
+	Width     int
+	Height    int
+	// Parameter sets (H.264 SPS/PPS, H.265 VPS/SPS/PPS) or the AV1 sequence header OBU.
+	VPS, SPS, PPS  []byte
+	SequenceHeader []byte
+	// VP9 profile, bit depth and chroma subsampling, from the first key frame.
+	VP9Profile, VP9BitDepth, VP9Chroma uint8
+}
+
+// Sample is one access unit of one track.
+type Sample struct {
+	Track int
+	// PTS is the presentation time from the start of the segment; per track it never decreases.
+	PTS time.Duration
+	Key bool
+	// Data is length-prefixed NAL units (4-byte lengths) for H.264 and H.265, the frame for VP8
+	// and VP9, OBUs with size fields for AV1, one packet for Opus. The writer may keep it until
+	// the fragment is written: callers must not reuse it.
+	Data []byte
+}
+
+// Writer formats one segment. All methods are called from the recorder's goroutine.
+type Writer interface {
+	// WriteSample adds a sample; whole fragments are written as they complete.
+	WriteSample(s Sample) error
+	// Close writes what is buffered and finalises the file (duration). Idempotent.
+	Close() error
+	// Bytes is how much has been written so far.
+	Bytes() int64
+	// Duration is the media time written so far.
+	Duration() time.Duration
+}
+
+// Options tune a writer.
+type Options struct {
+	// FragmentDuration is the media time buffered before a write. Default 1 s.
+	FragmentDuration time.Duration
+}
+
+// WithDefaults fills unset options.
+func (o Options) WithDefaults() Options {
+	if o.FragmentDuration <= 0 {
+		o.FragmentDuration = time.Second
+	}
+	return o
+}

@@ -1,0 +1,290 @@
+package storage
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	mcfmp4 "github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
+)
+
+// Recovered is a segment found unfinished at start and made final.
+type Recovered struct {
+	Path     string
+	Bytes    int64
+	Duration time.Duration
+	// Cut is how many trailing bytes (a torn fragment or cluster) were removed.
+	Cut int64
+}
+
+// Recover repairs and renames every ".part" file left in the directory by a crash.
+func (s *Store) Recover() ([]Recovered, error) {
+	matches, err := filepath.Glob(filepath.Join(s.dir, "*"+PartSuffix))
+	if err != nil {
+		return nil, fmt.Errorf("list unfinished segments: %w", err)
+	}
+	var out []Recovered
+	var errs []error
+	for _, part := range matches {
+		r, err := repair(part)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("repair %s: %w", filepath.Base(part), err))
+			continue
+		}
+		out = append(out, r)
+		s.log.Info("recovered unfinished segment", "file", filepath.Base(r.Path), "bytes", r.Bytes,
+			"duration", r.Duration, "cut_bytes", r.Cut)
+	}
+	return out, errors.Join(errs...)
+}
+
+func repair(part string) (Recovered, error) {
+	data, err := os.ReadFile(part)
+	if err != nil {
+		return Recovered{}, err
+	}
+	final := freeName(strings.TrimSuffix(part, PartSuffix))
+	var keep int64
+	var dur time.Duration
+	var patch func(f *os.File) error
+	switch strings.ToLower(filepath.Ext(strings.TrimSuffix(part, PartSuffix))) {
+	case ".mp4":
+		keep = mp4WholeLength(data)
+		dur = mp4Duration(data[:keep])
+	case ".webm":
+		var durPos int64
+		keep, dur, durPos = webmWholeLength(data)
+		if durPos > 0 {
+			patch = func(f *os.File) error {
+				var b [8]byte
+				binary.BigEndian.PutUint64(b[:], math.Float64bits(float64(dur)/float64(time.Millisecond)))
+				_, err := f.WriteAt(b[:], durPos)
+				return err
+			}
+		}
+	default:
+		return Recovered{}, fmt.Errorf("unknown container")
+	}
+	if keep == 0 {
+		// Not even a header: nothing playable to keep.
+		return Recovered{}, errors.Join(errors.New("no complete header"), os.Remove(part))
+	}
+	f, err := os.OpenFile(part, os.O_RDWR, 0)
+	if err != nil {
+		return Recovered{}, err
+	}
+	err = f.Truncate(keep)
+	if err == nil && patch != nil {
+		err = patch(f)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return Recovered{}, err
+	}
+	if err := os.Rename(part, final); err != nil {
+		return Recovered{}, err
+	}
+	return Recovered{Path: final, Bytes: keep, Duration: dur, Cut: int64(len(data)) - keep}, nil
+}
+
+// mp4WholeLength is the length of the leading whole boxes, ending after the last complete
+// moof+mdat pair (or after moov when there is none).
+func mp4WholeLength(b []byte) int64 {
+	var pos, keep int64
+	sawMoof := false
+	for pos+8 <= int64(len(b)) {
+		size := int64(binary.BigEndian.Uint32(b[pos:]))
+		typ := string(b[pos+4 : pos+8])
+		if size == 1 && pos+16 <= int64(len(b)) {
+			size = int64(binary.BigEndian.Uint64(b[pos+8:]))
+		}
+		if size < 8 || pos+size > int64(len(b)) {
+			break
+		}
+		pos += size
+		switch typ {
+		case "moov":
+			keep = pos
+		case "moof":
+			sawMoof = true
+		case "mdat":
+			if sawMoof {
+				keep, sawMoof = pos, false
+			}
+		}
+	}
+	return keep
+}
+
+// mp4Duration sums the sample durations of the first track (the video when there is one).
+func mp4Duration(b []byte) time.Duration {
+	var init mcfmp4.Init
+	if err := init.Unmarshal(bytes.NewReader(b)); err != nil || len(init.Tracks) == 0 {
+		return 0
+	}
+	var parts mcfmp4.Parts
+	if err := parts.Unmarshal(b); err != nil {
+		return 0
+	}
+	first := init.Tracks[0]
+	var end uint64
+	for _, p := range parts {
+		for _, t := range p.Tracks {
+			if t.ID != first.ID {
+				continue
+			}
+			e := t.BaseTime
+			for _, s := range t.Samples {
+				e += uint64(s.Duration)
+			}
+			end = max(end, e)
+		}
+	}
+	return time.Duration(end) * time.Second / time.Duration(first.TimeScale)
+}
+
+// EBML element IDs used by repair.
+const (
+	idEBML     = 0x1A45DFA3
+	idSegment  = 0x18538067
+	idCluster  = 0x1F43B675
+	idTimecode = 0xE7
+	idSimple   = 0xA3
+	idInfo     = 0x1549A966
+	idDuration = 0x4489
+)
+
+// webmWholeLength keeps the header and the complete Clusters, and returns the media duration and
+// the file offset of the Duration float to patch (0 when absent).
+func webmWholeLength(b []byte) (keep int64, dur time.Duration, durPos int64) {
+	id, size, n := ebmlElement(b)
+	if id != idEBML || n == 0 || int64(n)+size > int64(len(b)) {
+		return 0, 0, 0
+	}
+	pos := int64(n) + size
+	id, _, n = ebmlElement(b[pos:])
+	if id != idSegment || n == 0 {
+		return 0, 0, 0
+	}
+	pos += int64(n)
+	var lastEnd time.Duration
+	for pos < int64(len(b)) {
+		id, size, n := ebmlElement(b[pos:])
+		if n == 0 || size < 0 || pos+int64(n)+size > int64(len(b)) {
+			break
+		}
+		body := b[pos+int64(n) : pos+int64(n)+size]
+		switch id {
+		case idInfo:
+			if i := bytes.Index(body, []byte{0x44, 0x89, 0x88}); i >= 0 {
+				durPos = pos + int64(n) + int64(i) + 3
+			}
+		case idCluster:
+			lastEnd = max(lastEnd, clusterEnd(body))
+		}
+		pos += int64(n) + size
+		if id == idCluster || id == idInfo || id == 0x1654AE6B {
+			keep = pos
+		}
+	}
+	return keep, lastEnd, durPos
+}
+
+// clusterEnd is the time of the last block in a cluster plus a nominal 20 ms frame.
+func clusterEnd(body []byte) time.Duration {
+	var base uint64
+	var maxRel int16
+	for p := 0; p < len(body); {
+		id, size, n := ebmlElement(body[p:])
+		if n == 0 || size < 0 || p+n+int(size) > len(body) {
+			break
+		}
+		el := body[p+n : p+n+int(size)]
+		switch id {
+		case idTimecode:
+			base = 0
+			for _, c := range el {
+				base = base<<8 | uint64(c)
+			}
+		case idSimple:
+			if _, tn := vint(el); tn > 0 && len(el) >= tn+2 {
+				maxRel = max(maxRel, int16(binary.BigEndian.Uint16(el[tn:])))
+			}
+		}
+		p += n + int(size)
+	}
+	return time.Duration(int64(base)+int64(maxRel))*time.Millisecond + 20*time.Millisecond
+}
+
+// ebmlElement reads an element header: its ID (with marker bits), data size (-1 when unknown)
+// and the header length; n is 0 when the header is incomplete.
+func ebmlElement(b []byte) (id uint32, size int64, n int) {
+	if len(b) == 0 {
+		return 0, 0, 0
+	}
+	idLen := 1
+	for idLen <= 4 && b[0]&(0x80>>(idLen-1)) == 0 {
+		idLen++
+	}
+	if idLen > 4 || len(b) < idLen {
+		return 0, 0, 0
+	}
+	for i := range idLen {
+		id = id<<8 | uint32(b[i])
+	}
+	v, vn := vint(b[idLen:])
+	if vn == 0 {
+		return 0, 0, 0
+	}
+	if v == (1<<(7*vn))-1 {
+		v = -1 // all ones: unknown size
+	}
+	return id, v, idLen + vn
+}
+
+// vint decodes an EBML variable-size integer without its length marker.
+func vint(b []byte) (int64, int) {
+	if len(b) == 0 {
+		return 0, 0
+	}
+	l := 1
+	for l <= 8 && b[0]&(0x80>>(l-1)) == 0 {
+		l++
+	}
+	if l > 8 || len(b) < l {
+		return 0, 0
+	}
+	v := int64(b[0] & (0xff >> l))
+	for i := 1; i < l; i++ {
+		v = v<<8 | int64(b[i])
+	}
+	return v, l
+}
+
+
+// Duration reads the media duration of a finished file (0 when it cannot tell).
+func Duration(path string) time.Duration {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".mp4":
+		return mp4Duration(data)
+	case ".webm":
+		_, d, _ := webmWholeLength(data)
+		return d
+	}
+	return 0
+}

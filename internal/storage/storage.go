@@ -1,0 +1,188 @@
+// Package storage owns the recordings directory: segment files are written under a temporary
+// ".part" name and renamed when final, so nothing else ever sees a half-written file; leftover
+// ".part" files from a crash are repaired (cut to their last whole fragment or cluster) and renamed
+// at start. It knows container layouts only as far as repair needs.
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// PartSuffix marks a file that is still being written.
+const PartSuffix = ".part"
+
+// FsyncPolicy says when written data is forced to the disk.
+type FsyncPolicy string
+
+// The fsync policies.
+const (
+	// FsyncNever leaves flushing to the kernel: a power cut may lose the last seconds.
+	FsyncNever FsyncPolicy = "never"
+	// FsyncClose syncs a segment when it is closed (default).
+	FsyncClose FsyncPolicy = "close"
+	// FsyncInterval also syncs open segments every Interval.
+	FsyncInterval FsyncPolicy = "interval"
+)
+
+// Config of the local store.
+type Config struct {
+	Dir      string
+	Fsync    FsyncPolicy
+	Interval time.Duration
+}
+
+// Store creates segment files in the recordings directory.
+type Store struct {
+	cfg Config
+	dir string // absolute
+	log *slog.Logger
+}
+
+// New prepares the store; the directory is created if needed.
+func New(cfg Config, log *slog.Logger) (*Store, error) {
+	dir, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("recordings directory %s: %w", cfg.Dir, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create recordings directory %s: %w", dir, err)
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = 5 * time.Second
+	}
+	return &Store{cfg: cfg, dir: dir, log: log}, nil
+}
+
+// Dir is the absolute recordings directory.
+func (s *Store) Dir() string { return s.dir }
+
+// ErrBadName means a file name would leave the recordings directory.
+var ErrBadName = errors.New("file name must be a plain name inside the recordings directory")
+
+// Path returns the absolute path of a plain file name, refusing anything that could point
+// outside the directory.
+func (s *Store) Path(name string) (string, error) {
+	if name == "" || name != filepath.Base(name) || strings.HasPrefix(name, ".") || strings.ContainsAny(name, `/\`) {
+		return "", fmt.Errorf("%w: %q", ErrBadName, name)
+	}
+	return filepath.Join(s.dir, name), nil
+}
+
+// Create opens "name.part" exclusively; name must not exist yet either (a suffix is added to
+// avoid any overwrite).
+func (s *Store) Create(name string) (*File, error) {
+	for i := 1; i < 1000; i++ {
+		candidate := name
+		if i > 1 {
+			ext := filepath.Ext(name)
+			candidate = strings.TrimSuffix(name, ext) + "_" + strconv.Itoa(i) + ext
+		}
+		final, err := s.Path(candidate)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(final); err == nil {
+			continue
+		}
+		f, err := os.OpenFile(final+PartSuffix, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		if errors.Is(err, os.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("create segment %s: %w", candidate, err)
+		}
+		return &File{store: s, f: f, final: final}, nil
+	}
+	return nil, fmt.Errorf("create segment %s: too many files with that name", name)
+}
+
+// File is a segment being written. Write and Seek come from one goroutine.
+type File struct {
+	store    *Store
+	f        *os.File
+	final    string
+	mu       sync.Mutex
+	lastSync time.Time
+	done     bool
+}
+
+// Write implements io.Writer; with the interval policy it syncs when the interval has passed.
+func (f *File) Write(b []byte) (int, error) {
+	n, err := f.f.Write(b)
+	if err == nil && f.store.cfg.Fsync == FsyncInterval && time.Since(f.lastSync) >= f.store.cfg.Interval {
+		f.lastSync = time.Now()
+		err = f.f.Sync()
+	}
+	return n, err
+}
+
+// Seek implements io.Seeker.
+func (f *File) Seek(off int64, whence int) (int64, error) { return f.f.Seek(off, whence) }
+
+// PartPath is where the file is while open.
+func (f *File) PartPath() string { return f.final + PartSuffix }
+
+// Commit syncs (unless the policy is never), closes and renames the file to its final name,
+// given now because names may carry the end time. It returns the final absolute path.
+func (f *File) Commit(name string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.done {
+		return "", errors.New("segment file already closed")
+	}
+	f.done = true
+	var errs []error
+	if f.store.cfg.Fsync != FsyncNever {
+		errs = append(errs, f.f.Sync())
+	}
+	errs = append(errs, f.f.Close())
+	final := f.final
+	if name != "" {
+		if p, err := f.store.Path(name); err == nil {
+			final = p
+		}
+	}
+	final = freeName(final)
+	if err := os.Rename(f.final+PartSuffix, final); err != nil {
+		errs = append(errs, fmt.Errorf("rename segment: %w", err))
+		return f.final + PartSuffix, errors.Join(errs...)
+	}
+	return final, errors.Join(errs...)
+}
+
+// Abort closes and removes the file (a segment that never got media).
+func (f *File) Abort() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.done {
+		return nil
+	}
+	f.done = true
+	return errors.Join(f.f.Close(), os.Remove(f.final+PartSuffix))
+}
+
+// freeName returns path, or path with a numeric suffix if path already exists.
+func freeName(path string) string {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return path
+	}
+	ext := filepath.Ext(path)
+	base := strings.TrimSuffix(path, ext)
+	for i := 2; ; i++ {
+		p := base + "_" + strconv.Itoa(i) + ext
+		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
+			return p
+		}
+	}
+}
+
+var _ io.WriteSeeker = (*File)(nil)
