@@ -96,16 +96,26 @@ func (s *testServer) waitFor(what string, timeout time.Duration, cond func() boo
 // publish starts vigil's own WHIP client on stream name with the built-in 240p clip of codec.
 func (s *testServer) publish(name string, codec media.Codec) *publish.Session {
 	s.t.Helper()
-	video, err := publish.BuiltinVideo(codec, "240p")
+	return s.publishWith(name, codec, "240p", nil)
+}
+
+// publishWith publishes the built-in clip of codec at profile; mutate adjusts the options.
+func (s *testServer) publishWith(name string, codec media.Codec, profile string, mutate func(*publish.Options)) *publish.Session {
+	s.t.Helper()
+	video, err := publish.BuiltinVideo(codec, profile)
 	require.NoError(s.t, err)
 	audio, err := publish.BuiltinAudio()
 	require.NoError(s.t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	sess, err := publish.Start(ctx, publish.Options{
+	opts := publish.Options{
 		Endpoint: s.base + "/whip/" + name, Video: video, Audio: audio, API: s.api, Log: testLogger(s.t),
 		Client: &whip.Client{HTTP: s.http},
-	})
+	}
+	if mutate != nil {
+		mutate(&opts)
+	}
+	sess, err := publish.Start(ctx, opts)
 	require.NoError(s.t, err, "publish %s", name)
 	s.t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -109,6 +109,10 @@ func (r *Runner) exec(j job) {
 	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.Timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, r.cfg.Script, j.stream, j.path)
+	// Killing the script at the timeout does not end a child it started (a shell script's
+	// "sleep"), which keeps the output pipe open; without a WaitDelay the wait would last as
+	// long as that child.
+	cmd.WaitDelay = time.Second
 	out, err := cmd.CombinedOutput()
 	r.mu.Lock()
 	r.stats.Run++

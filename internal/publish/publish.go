@@ -27,6 +27,9 @@ type Options struct {
 	Video, Audio *Clip
 	// AudioDelay holds audio back after video starts (for A/V sync checks).
 	AudioDelay time.Duration
+	// IgnoreKeyframeRequests keeps the clip's own keyframe rhythm (for tests that need to know
+	// exactly when keyframes were sent).
+	IgnoreKeyframeRequests bool
 	// API builds the peer connection; see rtc.NewClientAPI.
 	API *webrtc.API
 	// Client posts the offer; the zero value works.
@@ -48,6 +51,10 @@ type Session struct {
 	videoFrames  atomic.Uint64
 	audioFrames  atomic.Uint64
 	plis         atomic.Uint64
+
+	mu           sync.Mutex
+	firstVideoAt time.Time
+	firstAudioAt time.Time
 }
 
 // Start negotiates with the endpoint and starts sending. The session runs until Close, or until
@@ -102,12 +109,12 @@ func Start(ctx context.Context, opts Options) (*Session, error) {
 	start := time.Now()
 	if vTrack != nil {
 		s.wg.Add(2)
-		go s.loop(runCtx, vTrack, opts.Video, start, &s.videoFrames, &s.restartVideo)
+		go s.loop(runCtx, vTrack, opts.Video, start, &s.videoFrames, &s.restartVideo, &s.firstVideoAt)
 		go s.readRTCP(vSender)
 	}
 	if aTrack != nil {
 		s.wg.Add(1)
-		go s.loop(runCtx, aTrack, opts.Audio, start.Add(opts.AudioDelay), &s.audioFrames, nil)
+		go s.loop(runCtx, aTrack, opts.Audio, start.Add(opts.AudioDelay), &s.audioFrames, nil, &s.firstAudioAt)
 	}
 	return s, nil
 }
@@ -140,7 +147,7 @@ func (s *Session) abort(err error) error {
 
 // loop sends the clip's frames in real time, from start, looping until ctx ends.
 func (s *Session) loop(ctx context.Context, track *webrtc.TrackLocalStaticSample, c *Clip, start time.Time,
-	count *atomic.Uint64, restart *atomic.Bool) {
+	count *atomic.Uint64, restart *atomic.Bool, first *time.Time) {
 	defer s.wg.Done()
 	timer := time.NewTimer(time.Until(start))
 	defer timer.Stop()
@@ -155,6 +162,11 @@ func (s *Session) loop(ctx context.Context, track *webrtc.TrackLocalStaticSample
 			i = 0
 		}
 		f := c.Frames[i]
+		if count.Load() == 0 {
+			s.mu.Lock()
+			*first = time.Now()
+			s.mu.Unlock()
+		}
 		if err := track.WriteSample(pionmedia.Sample{Data: f.Data, Duration: f.Duration}); err != nil {
 			s.opts.Log.Debug("write sample", "err", err)
 		}
@@ -176,7 +188,9 @@ func (s *Session) readRTCP(sender *webrtc.RTPSender) {
 			switch p.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 				s.plis.Add(1)
-				s.restartVideo.Store(true)
+				if !s.opts.IgnoreKeyframeRequests {
+					s.restartVideo.Store(true)
+				}
 			}
 		}
 	}
@@ -188,11 +202,16 @@ func (s *Session) Failed() <-chan struct{} { return s.failed }
 // Stats are counters of what the session sent.
 type Stats struct {
 	VideoFrames, AudioFrames, KeyframeRequests uint64
+	// FirstVideoAt and FirstAudioAt are when the first frame of each track was sent.
+	FirstVideoAt, FirstAudioAt time.Time
 }
 
 // Stats returns what was sent so far.
 func (s *Session) Stats() Stats {
-	return Stats{VideoFrames: s.videoFrames.Load(), AudioFrames: s.audioFrames.Load(), KeyframeRequests: s.plis.Load()}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Stats{VideoFrames: s.videoFrames.Load(), AudioFrames: s.audioFrames.Load(), KeyframeRequests: s.plis.Load(),
+		FirstVideoAt: s.firstVideoAt, FirstAudioAt: s.firstAudioAt}
 }
 
 // Close ends the session: DELETE on the resource (errors are returned but the local side is

@@ -47,13 +47,13 @@ type Manager struct {
 	events Events
 	log    *slog.Logger
 
-	mu        sync.Mutex
-	active    map[string]*Recording // by stream name: recording or waiting
-	byID      map[string]*Recording
-	order     []string // ids, oldest first, to bound the history
-	autoSeen  map[string]bool
-	closed    bool
-	wg        sync.WaitGroup
+	mu       sync.Mutex
+	active   map[string]*Recording // by stream name: recording or waiting
+	byID     map[string]*Recording
+	order    []string // ids, oldest first, to bound the history
+	autoSeen map[string]bool
+	closed   bool
+	wg       sync.WaitGroup
 }
 
 // maxHistory bounds the finished recordings kept for status queries.

@@ -54,7 +54,9 @@ func (f nameFields) value(key string) (string, bool) {
 // only of letters, digits, '.', '_' and '-', so no client can steer a file out of the recordings
 // directory or hide it.
 func ValidateTemplate(tmpl string) error {
-	_, err := expand(tmpl, nameFields{stream: "s", start: time.Unix(0, 0), end: time.Unix(0, 0)})
+	// Every stream has a name and a session id; a codec may be missing (audio-only streams), so
+	// a name made only of codec placeholders could come out empty.
+	_, err := expand(tmpl, nameFields{stream: "s", mediaSessionID: "m", start: time.Unix(0, 0), end: time.Unix(0, 0)})
 	return err
 }
 

@@ -30,15 +30,16 @@ func ParseRotation(s string) (Rotation, error) {
 	if n, err := strconv.ParseFloat(s, 64); err == nil && n > 0 {
 		return Rotation{Duration: time.Duration(n * float64(time.Second))}, nil
 	}
+	// Durations first: the size suffixes are case-insensitive, so "2m" would otherwise be 2 MB.
+	if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return Rotation{Duration: d}, nil
+	}
 	for suffix, mult := range map[string]int64{"K": 1e3, "M": 1e6, "G": 1e9, "KB": 1e3, "MB": 1e6, "GB": 1e9} {
 		if num, ok := strings.CutSuffix(strings.ToUpper(s), suffix); ok {
 			if n, err := strconv.ParseFloat(num, 64); err == nil && n > 0 {
 				return Rotation{Bytes: int64(n * float64(mult))}, nil
 			}
 		}
-	}
-	if d, err := time.ParseDuration(s); err == nil && d > 0 {
-		return Rotation{Duration: d}, nil
 	}
 	return Rotation{}, fmt.Errorf("%w: rotation %q: use a duration (20s, or \"20\" for seconds) or a size (10M)", ErrBadOptions, s)
 }

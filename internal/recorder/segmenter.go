@@ -27,6 +27,7 @@ type openSegment struct {
 	trackIndex map[int]int   // hub track → segment track
 	config     string        // codec configuration, to rotate when it changes
 	askedKey   bool
+	askedAgain bool
 	samples    int
 }
 

@@ -219,27 +219,35 @@ func (s *session) place(au accessUnit, pts time.Duration) error {
 	return nil
 }
 
-// keyframeLead is how early before a duration threshold a keyframe is requested; a keyframe
-// arriving within it (the answer) makes the cut, so segments end on time instead of one GOP late.
+// keyframeLead is how early before a duration threshold a keyframe is requested (for sizes: at
+// 90%). A keyframe arriving after the request (its answer) makes the cut, so segments end on
+// time instead of up to one GOP late.
 const keyframeLead = 200 * time.Millisecond
 
-func (s *session) rotationDue(pts time.Duration) bool {
+// thresholds reports whether the segment is near its rotation threshold, and past it.
+func (s *session) thresholds(pts time.Duration) (near, due bool) {
 	r := s.rec.opts.Rotation
-	threshold := r.Duration
-	if s.seg.askedKey {
-		threshold -= keyframeLead
-	}
-	return (r.Duration > 0 && pts-s.seg.start >= threshold) || (r.Bytes > 0 && s.seg.w.Bytes() >= r.Bytes)
+	dur, size := pts-s.seg.start, s.seg.w.Bytes()
+	near = (r.Duration > 0 && dur >= r.Duration-keyframeLead) || (r.Bytes > 0 && size >= r.Bytes*9/10)
+	due = (r.Duration > 0 && dur >= r.Duration) || (r.Bytes > 0 && size >= r.Bytes)
+	return near, due
 }
 
-// askForKeyframe requests a keyframe just before the rotation threshold so the cut comes at once,
-// and again at the threshold if none has come (the hub rate-limits requests).
+func (s *session) rotationDue(pts time.Duration) bool {
+	near, due := s.thresholds(pts)
+	return due || (near && s.seg.askedKey)
+}
+
+// askForKeyframe requests a keyframe when the threshold nears, and once more when it is reached
+// without one (the hub rate-limits requests per publisher).
 func (s *session) askForKeyframe(pts time.Duration) {
-	r := s.rec.opts.Rotation
-	dur := pts - s.seg.start
-	near := (r.Duration > 0 && dur >= r.Duration-keyframeLead) || (r.Bytes > 0 && s.seg.w.Bytes() >= r.Bytes*9/10)
-	if near && (!s.seg.askedKey || dur >= r.Duration) {
+	near, due := s.thresholds(pts)
+	switch {
+	case near && !s.seg.askedKey:
 		s.seg.askedKey = true
+		s.stream.RequestKeyframe()
+	case due && !s.seg.askedAgain:
+		s.seg.askedAgain = true
 		s.stream.RequestKeyframe()
 	}
 }

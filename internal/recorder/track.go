@@ -1,10 +1,13 @@
 package recorder
 
 import (
+	"bytes"
+	"encoding/binary"
 	"time"
 
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
+	pionmedia "github.com/pion/webrtc/v4/pkg/media"
 	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 
 	"github.com/vigilrec/vigil/internal/hub"
@@ -35,6 +38,9 @@ type trackReader struct {
 	lastRTP     uint32
 	rtp64       int64
 	lastArrival time.Time
+	// held is an H.265 access unit whose last packet lacked the marker bit: the sample builder
+	// ends a sample at the last fragment of every fragmented NAL unit, so more of it may follow.
+	held *accessUnit
 }
 
 type arrival struct {
@@ -44,11 +50,13 @@ type arrival struct {
 
 func newTrackReader(index int, info hub.TrackInfo) *trackReader {
 	var d rtp.Depacketizer
+	var opts []samplebuilder.Option
 	switch info.Codec {
 	case media.H264:
 		d = &codecs.H264Packet{IsAVC: true}
 	case media.H265:
 		d = &codecs.H265Depacketizer{}
+		opts = append(opts, samplebuilder.WithRTPHeaders(true)) // for the marker bit, see held
 	case media.VP8:
 		d = &codecs.VP8Packet{}
 	case media.VP9:
@@ -60,7 +68,7 @@ func newTrackReader(index int, info hub.TrackInfo) *trackReader {
 	}
 	// Up to 512 packets (about 1.5 s of a 2.5 Mbps stream) wait for a retransmission before a
 	// frame is given up.
-	return &trackReader{index: index, info: info, sb: samplebuilder.New(512, d, info.ClockRate)}
+	return &trackReader{index: index, info: info, sb: samplebuilder.New(512, d, info.ClockRate, opts...)}
 }
 
 // push adds a packet and returns the access units it completed.
@@ -79,23 +87,47 @@ func (t *trackReader) pop(out []accessUnit) []accessUnit {
 		if len(s.Data) == 0 {
 			continue
 		}
+		if t.info.Codec == media.H265 {
+			s.Data = annexBToAVCC(s.Data)
+		}
 		if t.emitted && s.PacketTimestamp == t.lastEmitted {
 			// The sample builder split one access unit (a partition head inside it): the rest
 			// of a frame whose start was already emitted. H.264/H.265 NAL units join the
 			// previous unit when it is still here; otherwise the fragment is dropped.
-			if n := len(out); n > 0 && (t.info.Codec == media.H264 || t.info.Codec == media.H265) {
-				out[n-1].data = append(out[n-1].data, s.Data...)
-				out[n-1].key = out[n-1].key || isKeyAU(t.info.Codec, s.Data)
+			prev := t.held
+			if n := len(out); prev == nil && n > 0 && (t.info.Codec == media.H264 || t.info.Codec == media.H265) {
+				prev = &out[n-1]
+			}
+			if prev != nil {
+				prev.data = append(prev.data, s.Data...)
+				prev.key = prev.key || isKeyAU(t.info.Codec, s.Data)
+			}
+			if t.held != nil && endsAccessUnit(s) {
+				out, t.held = append(out, *t.held), nil
 			}
 			continue
+		}
+		if t.held != nil {
+			out, t.held = append(out, *t.held), nil
 		}
 		t.emitted, t.lastEmitted = true, s.PacketTimestamp
 		au := accessUnit{track: t.index, codec: t.info.Codec, rtp64: t.unwrap(s.PacketTimestamp), data: s.Data}
 		au.wall = t.arrivalOf(s.PacketTimestamp)
 		au.key = isKeyAU(t.info.Codec, s.Data)
+		if t.info.Codec == media.H265 && !endsAccessUnit(s) {
+			t.held = &au
+			continue
+		}
 		out = append(out, au)
 	}
 	return out
+}
+
+// endsAccessUnit reports whether the last packet of a sample carried the marker bit (always true
+// when the sample builder does not return RTP headers).
+func endsAccessUnit(s *pionmedia.Sample) bool {
+	n := len(s.RTPHeaders)
+	return n == 0 || s.RTPHeaders[n-1].Marker
 }
 
 func (t *trackReader) arrivalOf(ts uint32) time.Time {
@@ -142,6 +174,25 @@ func isKeyAU(c media.Codec, au []byte) bool {
 		return av1HasSequenceHeader(au)
 	}
 	return true
+}
+
+// annexBToAVCC rewrites, in place, the Annex B access unit pion's H.265 depacketizer returns
+// (every NAL unit behind a 00 00 00 01 start code) as 4-byte length-prefixed NAL units, the form
+// key frame detection, the codec configuration and MP4 take. Anything else is returned as is.
+func annexBToAVCC(b []byte) []byte {
+	startCode := []byte{0, 0, 0, 1}
+	if !bytes.HasPrefix(b, startCode) {
+		return b
+	}
+	for i := 0; i < len(b); {
+		n := bytes.Index(b[i+4:], startCode)
+		if n < 0 {
+			n = len(b) - i - 4
+		}
+		binary.BigEndian.PutUint32(b[i:], uint32(n))
+		i += 4 + n
+	}
+	return b
 }
 
 // avccUnits splits 4-byte length-prefixed NAL units.

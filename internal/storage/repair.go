@@ -109,7 +109,7 @@ func mp4WholeLength(b []byte) int64 {
 		if size == 1 && pos+16 <= int64(len(b)) {
 			size = int64(binary.BigEndian.Uint64(b[pos+8:]))
 		}
-		if size < 8 || pos+size > int64(len(b)) {
+		if size < 8 || size > int64(len(b))-pos { // not pos+size: a 64-bit size can overflow it
 			break
 		}
 		pos += size
@@ -163,6 +163,7 @@ const (
 	idSimple   = 0xA3
 	idInfo     = 0x1549A966
 	idDuration = 0x4489
+	idTracks   = 0x1654AE6B
 )
 
 // webmWholeLength keeps the header and the complete Clusters, and returns the media duration and
@@ -179,6 +180,7 @@ func webmWholeLength(b []byte) (keep int64, dur time.Duration, durPos int64) {
 	}
 	pos += int64(n)
 	var lastEnd time.Duration
+	sawTracks := false
 	for pos < int64(len(b)) {
 		id, size, n := ebmlElement(b[pos:])
 		if n == 0 || size < 0 || pos+int64(n)+size > int64(len(b)) {
@@ -194,9 +196,15 @@ func webmWholeLength(b []byte) (keep int64, dur time.Duration, durPos int64) {
 			lastEnd = max(lastEnd, clusterEnd(body))
 		}
 		pos += int64(n) + size
-		if id == idCluster || id == idInfo || id == 0x1654AE6B {
-			keep = pos
+		if id == idTracks {
+			sawTracks = true
 		}
+		if sawTracks && (id == idCluster || id == idInfo || id == idTracks) {
+			keep = pos // without Tracks there is nothing a player can open
+		}
+	}
+	if durPos+8 > keep {
+		durPos = 0 // the Duration float must lie inside what is kept
 	}
 	return keep, lastEnd, durPos
 }
@@ -271,7 +279,6 @@ func vint(b []byte) (int64, int) {
 	}
 	return v, l
 }
-
 
 // Duration reads the media duration of a finished file (0 when it cannot tell).
 func Duration(path string) time.Duration {

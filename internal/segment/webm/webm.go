@@ -123,7 +123,7 @@ func opusHead(channels int) []byte {
 	b = binary.LittleEndian.AppendUint16(b, 0) // pre-skip: RTP Opus has already been trimmed
 	b = binary.LittleEndian.AppendUint32(b, 48000)
 	b = binary.LittleEndian.AppendUint16(b, 0) // output gain
-	return append(b, 0)                         // channel mapping family 0
+	return append(b, 0)                        // channel mapping family 0
 }
 
 // av1CodecPrivate is the AV1CodecConfigurationRecord with the sequence header appended

@@ -1,0 +1,116 @@
+package recorder
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/vigilrec/vigil/internal/media"
+)
+
+func TestParseRotation(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Rotation
+		str  string
+	}{
+		{"", Rotation{}, "off"},
+		{"0", Rotation{}, "off"},
+		{"off", Rotation{}, "off"},
+		{"none", Rotation{}, "off"},
+		{" 20 ", Rotation{Duration: 20 * time.Second}, "20s"},
+		{"20", Rotation{Duration: 20 * time.Second}, "20s"},
+		{"1.5", Rotation{Duration: 1500 * time.Millisecond}, "1.5s"},
+		{"20s", Rotation{Duration: 20 * time.Second}, "20s"},
+		{"2m", Rotation{Duration: 2 * time.Minute}, "2m0s"},
+		{"1h30m", Rotation{Duration: 90 * time.Minute}, "1h30m0s"},
+		{"500ms", Rotation{Duration: 500 * time.Millisecond}, "500ms"},
+		{"10M", Rotation{Bytes: 10e6}, "10000000B"},
+		{"10MB", Rotation{Bytes: 10e6}, "10000000B"},
+		{"512K", Rotation{Bytes: 512e3}, "512000B"},
+		{"512k", Rotation{Bytes: 512e3}, "512000B"},
+		{"512KB", Rotation{Bytes: 512e3}, "512000B"},
+		{"1.5G", Rotation{Bytes: 1.5e9}, "1500000000B"},
+		{"2GB", Rotation{Bytes: 2e9}, "2000000000B"},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := ParseRotation(tc.in)
+			require.NoError(t, err)
+			require.Equal(t, tc.want, got)
+			require.Equal(t, tc.str, got.String())
+		})
+	}
+}
+
+func TestParseRotationErrors(t *testing.T) {
+	for _, in := range []string{"abc", "-5", "-5s", "0s", "10X", "M", "10 M", "5m3", "1e", "-1M", "0M", "twenty"} {
+		t.Run(in, func(t *testing.T) {
+			_, err := ParseRotation(in)
+			require.ErrorIs(t, err, ErrBadOptions)
+		})
+	}
+}
+
+func TestParseFormats(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Formats
+	}{
+		{"", Formats{}},
+		{" , ", Formats{}},
+		{"h264-mp4,vp8-webm", Formats{media.H264: MP4, media.VP8: WebM}},
+		{"H264-MP4, VP9-WEBM", Formats{media.H264: MP4, media.VP9: WebM}},
+		{"vp9-mp4,av1-webm,h265-mp4", Formats{media.VP9: MP4, media.AV1: WebM, media.H265: MP4}},
+		{"vp9-webm,vp9-mp4", Formats{media.VP9: MP4}},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := ParseFormats(tc.in)
+			require.NoError(t, err)
+			require.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestParseFormatsErrors(t *testing.T) {
+	for _, in := range []string{
+		"vp8-mp4",    // MP4 cannot carry VP8
+		"h264-webm",  // nor WebM H.264
+		"h265-webm",  // or H.265
+		"opus-mp4",   // formats are chosen by the video codec
+		"h264",       // no container
+		"h264-mkv",   // unknown container
+		"mpeg2-mp4",  // unknown codec
+		"h264-mp4,x", // one bad item spoils the list
+		"garbage",
+	} {
+		t.Run(in, func(t *testing.T) {
+			_, err := ParseFormats(in)
+			require.ErrorIs(t, err, ErrBadOptions)
+		})
+	}
+}
+
+func TestFormatsFor(t *testing.T) {
+	defaults := Formats{}
+	for _, tc := range []struct {
+		f     Formats
+		video media.Codec
+		want  Container
+	}{
+		{defaults, media.H264, MP4},
+		{defaults, media.H265, MP4},
+		{defaults, media.VP9, MP4},
+		{defaults, media.AV1, MP4},
+		{defaults, media.VP8, WebM},
+		{defaults, "", MP4}, // audio only
+		{nil, media.VP8, WebM},
+		{Formats{media.VP9: WebM}, media.VP9, WebM},
+		{Formats{media.VP9: WebM}, media.AV1, MP4},
+		{Formats{media.AV1: WebM}, media.AV1, WebM},
+	} {
+		t.Run(string(tc.video)+"/"+string(tc.want), func(t *testing.T) {
+			require.Equal(t, tc.want, tc.f.For(tc.video))
+		})
+	}
+}
