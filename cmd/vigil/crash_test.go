@@ -54,13 +54,14 @@ type process struct {
 	err    error         // its exit status, once exited is closed
 }
 
-func startVigil(t *testing.T, bin, dir string, httpPort, udpPort int) *process {
+func startVigil(t *testing.T, bin, dir string, httpPort, udpPort int, extra ...string) *process {
 	t.Helper()
 	logPath := filepath.Join(t.TempDir(), "vigil.log")
 	logFile, err := os.Create(logPath)
 	require.NoError(t, err)
 	cmd := exec.Command(bin, "--http", fmt.Sprintf("127.0.0.1:%d", httpPort), "--udp", fmt.Sprintf("127.0.0.1:%d", udpPort),
 		"--dir", dir)
+	cmd.Args = append(cmd.Args, extra...)
 	cmd.Env = withoutVigilVars(os.Environ())
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	require.NoError(t, cmd.Start())

@@ -19,6 +19,7 @@ import (
 	"github.com/vigilrec/vigil/internal/egress"
 	"github.com/vigilrec/vigil/internal/hub"
 	"github.com/vigilrec/vigil/internal/ingest"
+	"github.com/vigilrec/vigil/internal/pull"
 	"github.com/vigilrec/vigil/internal/recorder"
 	"github.com/vigilrec/vigil/internal/rtc"
 )
@@ -57,6 +58,13 @@ type Deps struct {
 	// Recorder and Recordings serve the recording endpoints.
 	Recorder   Recorder
 	Recordings Recordings
+	Storage    Storage
+	// Pulls serves /api/v1/pulls and /rest-api/pull/*; nil: those answer 404.
+	Pulls Pulls
+
+	// Metrics serves GET /metrics and Health judges streams degraded; either may be nil.
+	Metrics http.Handler
+	Health  StreamHealth
 }
 
 // Server is the HTTP handler of the whole API.
@@ -95,8 +103,10 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v1/stats", s.handleStats)
 	s.mux.HandleFunc("GET /publish", console.PublishPage())
 	s.wcsRoutes()
+	s.metricsRoutes()
 	s.recordingRoutes()
 	s.wcsRecordingRoutes()
+	s.pullRoutes()
 }
 
 // ServeHTTP adds CORS to every answer and answers preflights, then routes.
@@ -143,6 +153,14 @@ func statusOf(err error) int {
 		return he.status
 	case errors.As(err, &tooBig):
 		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, pull.ErrBadSpec):
+		return http.StatusBadRequest
+	case errors.Is(err, pull.ErrExists):
+		return http.StatusConflict
+	case errors.Is(err, pull.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, pull.ErrShuttingDown):
+		return http.StatusServiceUnavailable
 	case errors.Is(err, hub.ErrInvalidName), errors.Is(err, rtc.ErrMalformedSDP),
 		errors.Is(err, recorder.ErrBadTemplate), errors.Is(err, recorder.ErrBadOptions):
 		return http.StatusBadRequest

@@ -2,10 +2,9 @@ package api
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -30,7 +29,14 @@ type Recorder interface {
 type Recordings interface {
 	List(f catalog.Filter) ([]catalog.Segment, int, error)
 	Get(id string) (catalog.Segment, error)
+	// Open returns the segment's bytes (local or offloaded), its file name, container and time.
+	Open(ctx context.Context, id string) (io.ReadSeekCloser, string, string, time.Time, error)
 	Delete(id string) (catalog.Segment, error)
+}
+
+// Storage reports the disk, retention, offload and webhook state.
+type Storage interface {
+	StorageStatus() map[string]any
 }
 
 // recordingJSON is a recording in the native API.
@@ -81,6 +87,7 @@ func (s *Server) recordingRoutes() {
 	s.mux.HandleFunc("GET /api/v1/recordings", s.handleListRecordings)
 	s.mux.HandleFunc("GET /api/v1/recordings/{id}", s.handleDownloadRecording)
 	s.mux.HandleFunc("DELETE /api/v1/recordings/{id}", s.handleDeleteRecording)
+	s.mux.HandleFunc("GET /api/v1/storage", s.handleStorage)
 }
 
 // recordingOptions turns request fields into options over the server's defaults.
@@ -221,37 +228,26 @@ func queryInt(v string, def int) (int, error) {
 	return n, nil
 }
 
-// handleDownloadRecording serves a segment file with HTTP Range support.
+// handleDownloadRecording serves a segment file with HTTP Range support, from the local disk or,
+// for an offloaded segment, from S3.
 func (s *Server) handleDownloadRecording(w http.ResponseWriter, r *http.Request) {
-	seg, err := s.deps.Recordings.Get(r.PathValue("id"))
-	if err == nil && seg.State == catalog.StateDeleted {
-		err = fmt.Errorf("%w: %s was deleted", catalog.ErrNotFound, seg.ID)
-	}
+	body, name, container, mod, err := s.deps.Recordings.Open(r.Context(), r.PathValue("id"))
 	if err != nil {
 		writeError(w, r, s.deps.Log, err)
 		return
 	}
-	f, err := os.Open(seg.Path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			err = fmt.Errorf("%w: file of %s is gone", catalog.ErrNotFound, seg.ID)
-		}
-		writeError(w, r, s.deps.Log, err)
-		return
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		writeError(w, r, s.deps.Log, err)
-		return
-	}
+	defer body.Close()
 	ctype := "video/mp4"
-	if seg.Container == "webm" {
+	if container == "webm" {
 		ctype = "video/webm"
 	}
 	w.Header().Set("Content-Type", ctype)
-	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", filepath.Base(seg.Path)))
-	http.ServeContent(w, r, filepath.Base(seg.Path), fi.ModTime(), f)
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name))
+	http.ServeContent(w, r, name, mod, body)
+}
+
+func (s *Server) handleStorage(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, s.deps.Storage.StorageStatus())
 }
 
 func (s *Server) handleDeleteRecording(w http.ResponseWriter, r *http.Request) {

@@ -20,6 +20,9 @@ type streamJSON struct {
 	PLIs            uint64     `json:"plis"`
 	Subscribers     int        `json:"subscribers"`
 	SubscriberDrops uint64     `json:"subscriberDrops"`
+	// Degraded and Reasons: see metrics.go and docs/metrics.md.
+	Degraded bool     `json:"degraded"`
+	Reasons  []string `json:"reasons"`
 }
 
 type trackJSON struct {
@@ -62,7 +65,7 @@ func (s *Server) handleListStreams(w http.ResponseWriter, _ *http.Request) {
 	list := s.deps.Streams.List()
 	out := make([]streamJSON, 0, len(list))
 	for _, st := range list {
-		out = append(out, toStreamJSON(st.Snapshot()))
+		out = append(out, s.streamJSONOf(st.Snapshot()))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"streams": out})
 }
@@ -73,7 +76,7 @@ func (s *Server) handleGetStream(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.deps.Log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toStreamJSON(st.Snapshot()))
+	writeJSON(w, http.StatusOK, s.streamJSONOf(st.Snapshot()))
 }
 
 // handleKickStream disconnects the publisher and answers once the stream has left.

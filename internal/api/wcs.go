@@ -122,7 +122,7 @@ func (s *Server) handleWCSFind(all bool) http.HandlerFunc {
 		var out []wcsStream
 		for _, st := range s.deps.Streams.List() {
 			if snap := st.Snapshot(); f.matches(snap) {
-				out = append(out, toWCSStream(snap, s.deps.Recorder.Recording(snap.Name), withMetrics))
+				out = append(out, s.wcsStreamOf(snap, withMetrics))
 			}
 		}
 		if len(out) == 0 {

@@ -17,13 +17,17 @@ import (
 	"github.com/vigilrec/vigil/internal/api"
 	"github.com/vigilrec/vigil/internal/catalog"
 	"github.com/vigilrec/vigil/internal/config"
+	"github.com/vigilrec/vigil/internal/diskguard"
 	"github.com/vigilrec/vigil/internal/egress"
 	"github.com/vigilrec/vigil/internal/hook"
 	"github.com/vigilrec/vigil/internal/hub"
 	"github.com/vigilrec/vigil/internal/ingest"
+	"github.com/vigilrec/vigil/internal/pull"
 	"github.com/vigilrec/vigil/internal/recorder"
 	"github.com/vigilrec/vigil/internal/rtc"
 	"github.com/vigilrec/vigil/internal/storage"
+	"github.com/vigilrec/vigil/internal/upload"
+	"github.com/vigilrec/vigil/internal/webhook"
 )
 
 // App is a configured server, listening but not yet serving.
@@ -39,7 +43,11 @@ type App struct {
 	store  *storage.Store
 	cat    *catalog.Catalog
 	hooks  *hook.Runner
+	guard  *diskguard.Guard
+	up     *upload.Uploader // nil without S3
+	events *webhook.Dispatcher
 	api    *api.Server
+	pulls  *pull.Manager
 }
 
 // New binds the HTTP and media ports and builds the components; unfinished segments left by a
@@ -63,27 +71,52 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		_ = cat.Close()
 		return nil, fmt.Errorf("listen http %s: %w", cfg.HTTP, err)
 	}
-	h := hub.New(hub.Config{QueuePackets: cfg.Hub.QueuePackets, KeyframeInterval: cfg.Hub.KeyframeInterval.D()})
+	h := hub.New(hub.Config{QueuePackets: cfg.Hub.QueuePackets, KeyframeInterval: cfg.Hub.KeyframeInterval.D(),
+		HealthWindow: cfg.Metrics.DegradedWindow.D()})
 	a := &App{cfg: cfg, log: log, httpLn: ln, engine: engine, hub: h, store: store, cat: cat}
 	a.hooks = hook.New(hook.Config{Script: cfg.Record.OnRecordHookScript, Timeout: cfg.Record.HookTimeout.D()},
 		log.With("component", "hook"))
+	a.events = webhook.New(webhook.Config{URLs: cfg.Webhooks.URLs, Secret: cfg.Webhooks.Secret,
+		Timeout: cfg.Webhooks.Timeout.D()}, log.With("component", "webhook"))
 	recCfg, err := recorderConfig(cfg.Record)
+	var gcfg diskguard.Config
+	if err == nil {
+		gcfg, err = guardConfig(store.Dir(), cfg.Disk)
+	}
+	if err == nil && cfg.S3.Endpoint != "" {
+		a.up, err = upload.New(upload.Config{Endpoint: cfg.S3.Endpoint, Bucket: cfg.S3.Bucket, Region: cfg.S3.Region,
+			AccessKey: cfg.S3.AccessKey, SecretKey: cfg.S3.SecretKey, Secure: cfg.S3.Secure, KeyTemplate: cfg.S3.KeyTemplate,
+			Node: cfg.S3.Node, Concurrency: cfg.S3.Concurrency, PartSize: int64(cfg.S3.PartSize),
+			DeleteLocal: cfg.S3.DeleteLocalAfterUpload}, cat, uploadEvents{a.events}, log.With("component", "upload"))
+		if err == nil {
+			err = enqueueUnuploaded(cat, a.up)
+		}
+	}
+	if err == nil {
+		a.pulls, err = newPulls(cfg, h, log) // pull.go
+	}
 	if err != nil {
 		_ = engine.Close()
 		_ = cat.Close()
 		_ = ln.Close()
 		return nil, err
 	}
-	a.rec = recorder.NewManager(recCfg, h, sink{store}, segmentEvents{cat: cat, hooks: a.hooks, log: log.With("component", "catalog")},
-		log.With("component", "recorder"))
+	events := segmentEvents{cat: cat, hooks: a.hooks, up: a.up, webhooks: a.events, log: log.With("component", "catalog")}
+	a.rec = recorder.NewManager(recCfg, h, sink{store}, events, log.With("component", "recorder"))
+	a.guard = diskguard.New(gcfg, guardCatalog{cat: cat, webhooks: a.events}, guardRecorder{a.rec}, diskEvents{a.events},
+		log.With("component", "disk"))
+	a.rec.SetGuard(refuseWhenLow(a.guard))
 	a.ingest = ingest.NewManager(ingest.Config{ConnectTimeout: cfg.Sessions.ConnectTimeout.D()}, engine, h,
 		log.With("component", "ingest"))
 	a.egress = egress.NewManager(egress.Config{ConnectTimeout: cfg.Sessions.ConnectTimeout.D()}, engine.API(), h,
 		log.With("component", "egress"))
+	metricsHandler, health := a.setupMetrics() // metrics.go
 	a.api = api.New(api.Deps{
 		Publish: publishService{a.ingest}, Play: playService{a.egress},
 		Streams: h, Stats: serverStats{a}, Log: log.With("component", "api"),
-		Recorder: a.rec, Recordings: recordings{store: store, cat: cat},
+		Recorder: a.rec, Recordings: recordings{cat: cat, up: a.up, webhooks: a.events},
+		Storage: storageStatus{a}, Pulls: pullService{a},
+		Metrics: metricsHandler, Health: health,
 	})
 	return a, nil
 }
@@ -145,7 +178,7 @@ func (a *App) Run(ctx context.Context) error {
 	hookCtx, stopHooks := context.WithCancel(context.Background())
 	defer stopHooks()
 	var wg, recWG, hookWG sync.WaitGroup
-	for _, run := range []func(context.Context) error{a.ingest.Run, a.egress.Run} {
+	for _, run := range []func(context.Context) error{a.ingest.Run, a.egress.Run, a.pulls.Run} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -157,11 +190,13 @@ func (a *App) Run(ctx context.Context) error {
 		defer recWG.Done()
 		_ = a.rec.Run(recCtx)
 	}()
-	hookWG.Add(1)
-	go func() {
-		defer hookWG.Done()
-		_ = a.hooks.Run(hookCtx)
-	}()
+	for _, run := range []func(context.Context) error{a.hooks.Run, a.guard.Run, a.events.Run, a.runUploads} {
+		hookWG.Add(1)
+		go func() {
+			defer hookWG.Done()
+			_ = run(hookCtx)
+		}()
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(a.httpLn) }()
 	a.api.SetReady(true)
@@ -202,6 +237,13 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	a.log.Info("stopped")
 	return runErr
+}
+
+func (a *App) runUploads(ctx context.Context) error {
+	if a.up == nil {
+		return nil
+	}
+	return a.up.Run(ctx)
 }
 
 // publishService and playService give ingest and egress the API's session interface.

@@ -1,8 +1,10 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -13,6 +15,8 @@ import (
 	"github.com/vigilrec/vigil/internal/hook"
 	"github.com/vigilrec/vigil/internal/recorder"
 	"github.com/vigilrec/vigil/internal/storage"
+	"github.com/vigilrec/vigil/internal/upload"
+	"github.com/vigilrec/vigil/internal/webhook"
 )
 
 // sink gives the recorder storage's files.
@@ -26,11 +30,24 @@ func (s sink) Create(name string) (recorder.File, error) {
 	return f, nil
 }
 
-// segmentEvents records segments in the catalog and runs the hook for finished files.
+// segmentEvents records segments in the catalog, queues them for upload, runs the hook for
+// finished files and sends the webhooks.
 type segmentEvents struct {
-	cat   *catalog.Catalog
-	hooks *hook.Runner
-	log   *slog.Logger
+	cat      *catalog.Catalog
+	hooks    *hook.Runner
+	up       *upload.Uploader // nil without S3
+	webhooks *webhook.Dispatcher
+	log      *slog.Logger
+}
+
+func (e segmentEvents) RecordingStarted(s recorder.Status) { e.webhooks.Send("recording.started", s) }
+
+func (e segmentEvents) RecordingStopped(s recorder.Status) {
+	if s.State == recorder.StateFailed {
+		e.webhooks.Send("recording.failed", s)
+		return
+	}
+	e.webhooks.Send("recording.stopped", s)
 }
 
 func (e segmentEvents) SegmentOpened(info recorder.SegmentInfo) {
@@ -45,7 +62,7 @@ func (e segmentEvents) SegmentOpened(info recorder.SegmentInfo) {
 }
 
 func (e segmentEvents) SegmentClosed(info recorder.SegmentInfo) {
-	_, err := e.cat.UpdateByRecording(info.RecordingID, info.Index, func(s *catalog.Segment) {
+	seg, err := e.cat.UpdateByRecording(info.RecordingID, info.Index, func(s *catalog.Segment) {
 		if info.Path == "" { // no media: the file was removed
 			s.State, s.Error = catalog.StateDeleted, "segment got no media"
 			return
@@ -64,6 +81,12 @@ func (e segmentEvents) SegmentClosed(info recorder.SegmentInfo) {
 		e.log.Info("segment closed", "stream", info.Stream, "file", filepath.Base(info.Path),
 			"bytes", info.Bytes, "duration", info.Duration.Round(time.Millisecond))
 		e.hooks.Enqueue(info.Stream, info.Path)
+		e.webhooks.Send("segment.closed", seg)
+		if e.up != nil && err == nil {
+			if err := e.up.Enqueue(seg.ID); err != nil {
+				e.log.Error("queue segment for upload", "file", info.Path, "err", err)
+			}
+		}
 	}
 }
 
@@ -148,30 +171,27 @@ func segmentFromFile(path string, size int64, dur time.Duration, state catalog.S
 		Duration: dur.Seconds(), Start: end.Add(-dur), End: end, State: state}
 }
 
-// recordings serves the catalog to the API: listing, download lookups and deletion.
+// recordings serves the catalog to the API: listing, downloads and deletion.
 type recordings struct {
-	store *storage.Store
-	cat   *catalog.Catalog
+	cat      *catalog.Catalog
+	up       *upload.Uploader
+	webhooks *webhook.Dispatcher
 }
 
 func (r recordings) List(f catalog.Filter) ([]catalog.Segment, int, error) { return r.cat.List(f) }
 
 func (r recordings) Get(id string) (catalog.Segment, error) { return r.cat.Get(id) }
 
+// Open returns a segment's bytes, from the local file or, once offloaded, from S3.
+func (r recordings) Open(ctx context.Context, id string) (io.ReadSeekCloser, string, string, time.Time, error) {
+	c, err := openSegment(ctx, r.cat, r.up, id)
+	if err != nil {
+		return nil, "", "", time.Time{}, err
+	}
+	return c.ReadSeekCloser, c.Name, c.Container, c.ModTime, nil
+}
+
 // Delete removes the file and keeps the entry, marked deleted, so the catalog records it.
 func (r recordings) Delete(id string) (catalog.Segment, error) {
-	s, err := r.cat.Get(id)
-	if err != nil {
-		return s, err
-	}
-	switch s.State {
-	case catalog.StateRecording:
-		return s, fmt.Errorf("%w: %s", catalog.ErrBusy, filepath.Base(s.Path))
-	case catalog.StateDeleted:
-		return s, fmt.Errorf("%w: %s was deleted", catalog.ErrNotFound, id)
-	}
-	if err := os.Remove(s.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return s, fmt.Errorf("delete %s: %w", filepath.Base(s.Path), err)
-	}
-	return r.cat.Update(id, func(s *catalog.Segment) { s.State = catalog.StateDeleted })
+	return deleteSegment(r.cat, r.webhooks, id, "api")
 }

@@ -75,11 +75,11 @@ func activeRecordings(t *testing.T, s *testServer) int {
 }
 
 type segmentJSON struct {
-	ID, RecordingID, Stream, Path, Container, VideoCodec, AudioCodec, State string
-	Start, End                                                              time.Time
-	Duration                                                                float64
-	Bytes                                                                   int64
-	Segment                                                                 int
+	ID, RecordingID, Stream, Path, Container, VideoCodec, AudioCodec, State, DeleteReason string
+	Start, End                                                                            time.Time
+	Duration                                                                              float64
+	Bytes                                                                                 int64
+	Segment                                                                               int
 }
 
 func (s *testServer) segments(query string) []segmentJSON {
@@ -124,8 +124,9 @@ func TestWCSScriptRecordsTenStreams(t *testing.T) {
 		return true
 	})
 
-	runScript(t, s, startScript, 10)
+	// The 20 s count from the first start call: the script itself takes a while.
 	started := time.Now()
+	runScript(t, s, startScript, 10)
 	s.waitFor("10 recordings", 10*time.Second, func() bool { return activeRecordings(t, s) == 10 })
 	_, body, _ := s.request(http.MethodPost, "/rest-api/stream/find", "application/json", `{"name":"Stream-3"}`)
 	require.Contains(t, body, `"record":true`)

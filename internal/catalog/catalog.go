@@ -51,7 +51,34 @@ type Segment struct {
 	Bytes          int64     `json:"bytes"`
 	State          State     `json:"state"`
 	Error          string    `json:"error,omitempty"`
-	Updated        time.Time `json:"updated"`
+	// Offloaded means the local file was removed after a verified upload: the segment is in S3.
+	Offloaded bool `json:"offloaded,omitempty"`
+	// DeleteReason says why a deleted segment was deleted (api, min_free, max_age, …).
+	DeleteReason string    `json:"deleteReason,omitempty"`
+	Upload       *Upload   `json:"upload,omitempty"`
+	Updated      time.Time `json:"updated"`
+}
+
+// UploadState is where a segment is in the offload queue.
+type UploadState string
+
+// Upload states.
+const (
+	UploadPending  UploadState = "pending"
+	UploadUploaded UploadState = "uploaded"
+	UploadFailed   UploadState = "failed" // retried: failed is the last attempt's outcome
+)
+
+// Upload is a segment's offload state, persisted so the queue survives restarts.
+type Upload struct {
+	State       UploadState `json:"state"`
+	Key         string      `json:"key"`
+	Attempts    int         `json:"attempts"`
+	LastError   string      `json:"lastError,omitempty"`
+	NextAttempt time.Time   `json:"nextAttempt,omitempty"`
+	UploadedAt  time.Time   `json:"uploadedAt,omitempty"`
+	ETag        string      `json:"etag,omitempty"`
+	SHA256      string      `json:"sha256,omitempty"`
 }
 
 var (

@@ -31,6 +31,12 @@ type Config struct {
 	Sessions SessionsConfig `yaml:"sessions"`
 	Hub      HubConfig      `yaml:"hub"`
 	Record   RecordConfig   `yaml:"record"`
+	Disk     DiskConfig     `yaml:"disk"`
+	S3       S3Config       `yaml:"s3"`
+	Webhooks WebhooksConfig `yaml:"webhooks"`
+	Metrics  MetricsConfig  `yaml:"metrics"`
+	// Pulls are remote streams pulled from the start (docs/pull.md). Default: none.
+	Pulls Pulls `yaml:"pulls"`
 }
 
 // RecordConfig is how streams are recorded.
@@ -91,6 +97,71 @@ type HubConfig struct {
 	KeyframeInterval Duration `yaml:"keyframe_interval"`
 }
 
+// DiskConfig keeps the recordings volume from filling up.
+type DiskConfig struct {
+	// MinFree is the free space kept: a size ("2GiB") or a percentage of the volume ("10%").
+	MinFree string `yaml:"min_free"`
+	// HardFloor is where recordings are closed (stop-new, or delete-oldest with nothing left to
+	// delete); a size or a percentage.
+	HardFloor string `yaml:"hard_floor"`
+	// Policy is delete-oldest (a ring buffer) or stop-new (refuse new recordings with 507).
+	Policy string `yaml:"policy"`
+	// CheckInterval is how often free space is read.
+	CheckInterval Duration `yaml:"check_interval"`
+	// MaxAge deletes closed segments older than this; 0 keeps them.
+	MaxAge Duration `yaml:"max_age"`
+	// MaxBytes bounds all recordings together; 0: no bound.
+	MaxBytes ByteSize `yaml:"max_bytes"`
+	// MaxBytesPerStream bounds the recordings of each stream; 0: no bound.
+	MaxBytesPerStream ByteSize `yaml:"max_bytes_per_stream"`
+}
+
+// S3Config offloads finished segments to S3-compatible storage.
+type S3Config struct {
+	// Endpoint is host:port of the S3 service; empty disables offload.
+	Endpoint string `yaml:"endpoint"`
+	// Secure uses HTTPS.
+	Secure bool   `yaml:"secure"`
+	Bucket string `yaml:"bucket"`
+	Region string `yaml:"region"`
+	// AccessKey and SecretKey are the credentials (prefer the VIGIL_S3_* variables).
+	AccessKey string `yaml:"access_key"`
+	SecretKey string `yaml:"secret_key"`
+	// KeyTemplate names objects: {node} {streamName} {date} {file} {recordingId}.
+	KeyTemplate string `yaml:"key_template"`
+	// Node is this node's name in keys; empty: the host name.
+	Node string `yaml:"node"`
+	// Concurrency is how many uploads run at once.
+	Concurrency int `yaml:"concurrency"`
+	// PartSize is the multipart part size; files larger than it are uploaded in parts.
+	PartSize ByteSize `yaml:"part_size"`
+	// DeleteLocalAfterUpload removes the local file once its upload is verified.
+	DeleteLocalAfterUpload bool `yaml:"delete_local_after_upload"`
+}
+
+// WebhooksConfig posts events to HTTP endpoints.
+type WebhooksConfig struct {
+	// URLs receive every event; empty disables webhooks.
+	URLs []string `yaml:"urls"`
+	// Secret signs each body with HMAC-SHA256 (header X-Vigil-Signature).
+	Secret string `yaml:"secret"`
+	// Timeout bounds one delivery attempt.
+	Timeout Duration `yaml:"timeout"`
+}
+
+// MetricsConfig tunes GET /metrics and the degraded-stream judgement (docs/metrics.md).
+type MetricsConfig struct {
+	// StreamSeries caps per-stream series: only the first N streams by name get them; totals
+	// always count every stream. 0 exports none. Default 500.
+	StreamSeries int `yaml:"stream_series"`
+	// DegradedWindow is how far back drops, slow writes and loss count when judging a stream
+	// degraded, and the span its frame rate and bitrate are averaged over. Default 3s.
+	DegradedWindow Duration `yaml:"degraded_window"`
+	// DegradedLossPercent is the share of packets lost for good (after retransmission) over the
+	// window, in percent, above which a stream is degraded. Default 2.
+	DegradedLossPercent int `yaml:"degraded_loss_percent"`
+}
+
 // Default returns the built-in defaults: the server runs with no file, flag or variable at all.
 func Default() Config {
 	return Config{
@@ -113,6 +184,12 @@ func Default() Config {
 			Fragment: Duration(time.Second), Fsync: "close", FsyncInterval: Duration(5 * time.Second),
 			HookTimeout: Duration(60 * time.Second),
 		},
+		Disk: DiskConfig{MinFree: "5%", HardFloor: "1%", Policy: "delete-oldest", CheckInterval: Duration(time.Second)},
+		S3: S3Config{Region: "us-east-1", KeyTemplate: "{node}/{streamName}/{date}/{file}", Concurrency: 4,
+			PartSize: 16 << 20},
+		Webhooks: WebhooksConfig{URLs: []string{}, Timeout: Duration(10 * time.Second)},
+		Metrics:  MetricsConfig{StreamSeries: 500, DegradedWindow: Duration(3 * time.Second), DegradedLossPercent: 2},
+		Pulls:    Pulls{},
 	}
 }
 
@@ -149,6 +226,19 @@ func (c Config) Validate() error {
 		"record.fragment: must be between 100ms and 10s")
 	check(c.Record.FsyncInterval > 0, "record.fsync_interval: must be positive")
 	check(c.Record.HookTimeout > 0, "record.hook_timeout: must be positive")
+	check(oneOf(c.Disk.Policy, "delete-oldest", "stop-new"), "disk.policy: %q is not delete-oldest or stop-new", c.Disk.Policy)
+	check(c.Disk.CheckInterval > 0, "disk.check_interval: must be positive")
+	check(c.Disk.MaxAge >= 0 && c.Disk.MaxBytes >= 0 && c.Disk.MaxBytesPerStream >= 0, "disk: retention limits must not be negative")
+	check(c.S3.Endpoint == "" || c.S3.Bucket != "", "s3.bucket: required with s3.endpoint")
+	check(c.S3.Concurrency > 0, "s3.concurrency: must be positive")
+	check(c.S3.PartSize >= 5<<20, "s3.part_size: S3 needs at least 5MiB")
+	check(c.Webhooks.Timeout > 0, "webhooks.timeout: must be positive")
+	check(c.Metrics.StreamSeries >= 0, "metrics.stream_series: must not be negative")
+	check(c.Metrics.DegradedWindow >= Duration(time.Second) && c.Metrics.DegradedWindow <= Duration(15*time.Second),
+		"metrics.degraded_window: must be between 1s and 15s")
+	check(c.Metrics.DegradedLossPercent >= 1 && c.Metrics.DegradedLossPercent <= 100,
+		"metrics.degraded_loss_percent: must be between 1 and 100")
+	errs = append(errs, c.Pulls.problems()...)
 	return errors.Join(errs...)
 }
 

@@ -66,6 +66,9 @@ type Config struct {
 	// GOPCachePackets bounds the cached group of pictures that pre-rolls new recordings. Default
 	// 4096 packets (8 s of a 2.5 Mbps stream).
 	GOPCachePackets int
+	// HealthWindow is the window of the Recent figures in snapshots (degraded-stream checks).
+	// Default 3 s, at most MaxHealthWindow.
+	HealthWindow time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -78,6 +81,10 @@ func (c Config) withDefaults() Config {
 	if c.GOPCachePackets <= 0 {
 		c.GOPCachePackets = 4096
 	}
+	if c.HealthWindow <= 0 {
+		c.HealthWindow = 3 * time.Second
+	}
+	c.HealthWindow = min(c.HealthWindow, MaxHealthWindow)
 	return c
 }
 

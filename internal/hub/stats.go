@@ -18,6 +18,8 @@ type Snapshot struct {
 	PLIs, NACKs     uint64
 	Subscribers     int
 	SubscriberDrops uint64
+	// LastDrop is when a subscriber last dropped a packet of this stream; zero if never.
+	LastDrop time.Time
 }
 
 // Publishing reports whether media has arrived.
@@ -39,6 +41,8 @@ type TrackStats struct {
 	// Width and Height of the video, from the bitstream; zero until known.
 	Width, Height int
 	LastPacket    time.Time
+	// Recent are the figures of the last few seconds, for degraded-stream checks (health.go).
+	Recent Recent
 }
 
 // trackStats is updated by the publisher goroutine of its track under the stream's lock.
@@ -60,6 +64,7 @@ type trackStats struct {
 	prevSec        int64
 	lastFrameTS    uint32
 	sawFrameMarker bool
+	health
 }
 
 func (t *trackStats) observe(p *media.Packet) {
@@ -67,10 +72,13 @@ func (t *trackStats) observe(p *media.Packet) {
 	n := uint64(len(p.RTP.Payload))
 	t.Bytes += n
 	t.LastPacket = p.Arrival
+	prevHigh, wasStarted := t.highSeq, t.started
 	t.observeSeq(p.RTP.SequenceNumber)
+	t.noteGap(p, prevHigh, wasStarted)
 
 	sec := p.Arrival.Unix()
 	if sec != t.secStart {
+		t.closeSecond(n)
 		t.prevSec, t.prevBytes, t.prevFrames = t.secStart, t.secBytes, t.secFrames
 		t.secStart, t.secBytes, t.secFrames = sec, 0, 0
 	}
@@ -88,6 +96,7 @@ func (t *trackStats) observe(p *media.Packet) {
 			t.sawKey = true
 			t.lastKeyTS = p.RTP.Timestamp
 			t.Keyframes++
+			t.noteKeyframe(p)
 		}
 		if p.KeyframeStart {
 			if w, h, ok := media.PictureSize(t.codec, p.RTP.Payload); ok {

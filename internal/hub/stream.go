@@ -43,6 +43,7 @@ type Stream struct {
 
 	plis, nacks    atomic.Uint64
 	lastKeyRequest atomic.Int64 // unix nanos
+	lastDrop       atomic.Int64 // unix nanos of the last packet a subscriber dropped
 	closed         chan struct{}
 	closeOnce      sync.Once
 }
@@ -237,6 +238,7 @@ func (s *Stream) Snapshot() Snapshot {
 	}
 	for _, st := range s.stats {
 		ts := st.snapshot(now)
+		ts.Recent = st.recent(now, s.hub.cfg.HealthWindow)
 		if st.kind == media.KindVideo && snap.Video == nil {
 			snap.Video = &ts
 		} else if st.kind == media.KindAudio && snap.Audio == nil {
@@ -244,6 +246,7 @@ func (s *Stream) Snapshot() Snapshot {
 		}
 	}
 	s.mu.Unlock()
+	snap.LastDrop = s.lastDropTime()
 	for _, sub := range *s.subs.Load() {
 		snap.Subscribers++
 		snap.SubscriberDrops += sub.Dropped()

@@ -43,9 +43,11 @@ func (sub *Subscriber) push(p *media.Packet) {
 	case p.Kind == media.KindVideo && sub.needKey && !p.KeyframeStart:
 		if sub.lostSync {
 			sub.dropped.Add(1)
+			sub.stream.noteDrop(p)
 		}
 	case sub.n == len(sub.ring):
 		sub.dropped.Add(1)
+		sub.stream.noteDrop(p)
 		if !sub.needKey {
 			sub.needKey, sub.lostSync = true, true
 			askKey = true

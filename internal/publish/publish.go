@@ -30,6 +30,10 @@ type Options struct {
 	// IgnoreKeyframeRequests keeps the clip's own keyframe rhythm (for tests that need to know
 	// exactly when keyframes were sent).
 	IgnoreKeyframeRequests bool
+	// DropEvery drops every n-th RTP packet of each track before the peer connection's
+	// interceptors see it, so it is never retransmitted: real, unrecoverable loss (10 drops
+	// 10%). 0 drops nothing. For tests of loss handling.
+	DropEvery int
 	// API builds the peer connection; see rtc.NewClientAPI.
 	API *webrtc.API
 	// Client posts the offer; the zero value works.
@@ -128,7 +132,11 @@ func (s *Session) addTrack(c *Clip, kind string) (*webrtc.TrackLocalStaticSample
 	if err != nil {
 		return nil, nil, fmt.Errorf("new %s track: %w", kind, err)
 	}
-	sender, err := s.pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	var local webrtc.TrackLocal = track
+	if s.opts.DropEvery > 0 {
+		local = &lossyTrack{TrackLocalStaticSample: track, every: uint64(s.opts.DropEvery)}
+	}
+	sender, err := s.pc.AddTransceiverFromTrack(local, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 	if err != nil {
 		return nil, nil, fmt.Errorf("add %s track: %w", kind, err)
 	}

@@ -35,6 +35,9 @@ type Config struct {
 	Auto             AutoMode
 	// Patterns are path.Match globs of stream names recorded when Auto is "match".
 	Patterns []string
+	// WriteRetry is how long a recording whose writes failed (a full disk, an I/O error) waits
+	// before it tries a new segment at the next keyframe. Default 5 s.
+	WriteRetry time.Duration
 	// Guard, when set, may refuse a new recording (wrapping ErrRefused).
 	Guard func(stream string) error
 }
@@ -54,6 +57,12 @@ type Manager struct {
 	autoSeen map[string]bool
 	closed   bool
 	wg       sync.WaitGroup
+	stats    managerStats // write counters (stats.go)
+
+	paused      bool
+	pauseReason string
+	written     int64
+	perStream   map[string]int64
 }
 
 // maxHistory bounds the finished recordings kept for status queries.
@@ -64,8 +73,12 @@ func NewManager(cfg Config, h *hub.Hub, sink Sink, events Events, log *slog.Logg
 	if cfg.Formats == nil {
 		cfg.Formats = Formats{}
 	}
+	if cfg.WriteRetry <= 0 {
+		cfg.WriteRetry = 5 * time.Second
+	}
 	return &Manager{cfg: cfg, hub: h, sink: sink, events: events, log: log,
-		active: map[string]*Recording{}, byID: map[string]*Recording{}, autoSeen: map[string]bool{}}
+		active: map[string]*Recording{}, byID: map[string]*Recording{}, autoSeen: map[string]bool{},
+		perStream: map[string]int64{}}
 }
 
 // Defaults returns the options a recording gets when a request leaves them out.
@@ -93,8 +106,11 @@ func (m *Manager) start(stream *hub.Stream, opts Options) (Status, error) {
 	if opts.Formats == nil {
 		opts.Formats = m.cfg.Formats
 	}
-	if m.cfg.Guard != nil {
-		if err := m.cfg.Guard(stream.Name()); err != nil {
+	m.mu.Lock()
+	guard := m.cfg.Guard
+	m.mu.Unlock()
+	if guard != nil {
+		if err := guard(stream.Name()); err != nil {
 			return Status{}, err
 		}
 	}
@@ -119,7 +135,11 @@ func (m *Manager) start(stream *hub.Stream, opts Options) (Status, error) {
 	m.wg.Add(1)
 	go r.run(ctx, stream)
 	r.log.Info("recording started", "rotation", opts.Rotation.String(), "automatic", opts.Automatic)
-	return r.Status(), nil
+	st := r.Status()
+	if ev, ok := m.events.(RecordingEvents); ok {
+		ev.RecordingStarted(st)
+	}
+	return st, nil
 }
 
 // finished is called by a recording's goroutine when it ends.
@@ -294,4 +314,51 @@ func (m *Manager) pruneSeen() {
 		}
 	}
 	m.mu.Unlock()
+}
+
+// Pause stops all writing: every open segment is closed cleanly at its next access unit, and no
+// new one opens until Resume. Recordings keep their subscriptions (state "paused").
+func (m *Manager) Pause(reason string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.paused, m.pauseReason = true, reason
+}
+
+// Resume lets recordings write again; each opens a new segment at its next keyframe.
+func (m *Manager) Resume() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.paused, m.pauseReason = false, ""
+}
+
+func (m *Manager) pausedReason() (string, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.pauseReason, m.paused
+}
+
+func (m *Manager) countWritten(stream string, n int64) {
+	m.mu.Lock()
+	m.written += n
+	m.perStream[stream] += n
+	m.mu.Unlock()
+}
+
+// BytesWritten is what every recording has written since start, in total and per stream.
+func (m *Manager) BytesWritten() (int64, map[string]int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	per := make(map[string]int64, len(m.perStream))
+	for k, v := range m.perStream {
+		per[k] = v
+	}
+	return m.written, per
+}
+
+// SetGuard installs the check consulted before each new recording (the disk guard, built after
+// the manager because it controls it). Call before Run.
+func (m *Manager) SetGuard(guard func(stream string) error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.cfg.Guard = guard
 }

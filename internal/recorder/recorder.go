@@ -59,3 +59,10 @@ type Events interface {
 	SegmentOpened(SegmentInfo)
 	SegmentClosed(SegmentInfo)
 }
+
+// RecordingEvents is optionally implemented by Events to hear of whole recordings starting and
+// ending (for webhooks); called from the manager and the recording's goroutine.
+type RecordingEvents interface {
+	RecordingStarted(Status)
+	RecordingStopped(Status)
+}

@@ -18,6 +18,9 @@ const (
 	StateRecording State = "recording"
 	// StateWaiting: the stream ended; an automatic recording waits for it to come back.
 	StateWaiting State = "waiting"
+	// StatePaused: nothing is written, because the disk guard paused recording or writes
+	// failed (Error says why); it resumes by itself.
+	StatePaused  State = "paused"
 	StateStopped State = "stopped"
 	StateFailed  State = "failed"
 )
@@ -69,6 +72,7 @@ type Recording struct {
 	closedBytes int64
 	closedDur   time.Duration
 	segments    int
+	health      recordingHealth // stats.go
 }
 
 // run records stream, and (for automatic recordings) the same name again if it comes back
@@ -107,6 +111,31 @@ func (r *Recording) setStream(s *hub.Stream) {
 	r.status.State = StateRecording
 }
 
+func (r *Recording) setPaused(reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.status.State != StatePaused {
+		r.log.Warn("recording paused", "reason", reason)
+	}
+	r.status.State, r.status.Error = StatePaused, reason
+}
+
+func (r *Recording) setFailure(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.log.Error("recording could not write; retrying", "err", err, "retry_in", r.mgr.cfg.WriteRetry)
+	r.status.State, r.status.Error = StatePaused, err.Error()
+}
+
+func (r *Recording) setRecording() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.status.State == StatePaused {
+		r.log.Info("recording resumed")
+	}
+	r.status.State = StateRecording
+}
+
 func (r *Recording) setState(st State) {
 	r.mu.Lock()
 	r.status.State = st
@@ -125,6 +154,9 @@ func (r *Recording) finish(err error) {
 	}
 	r.mu.Unlock()
 	r.mgr.finished(r)
+	if ev, ok := r.mgr.events.(RecordingEvents); ok {
+		ev.RecordingStopped(r.Status())
+	}
 }
 
 func (r *Recording) nextSegment() int {

@@ -30,6 +30,8 @@ type session struct {
 	bases     []trackBase
 	pending   []accessUnit // audio waiting for the first video keyframe
 	seg       *openSegment
+	retryAt   time.Time // after a storage failure, no new segment before this
+	keyAsked  bool      // a keyframe was requested to open the next segment
 }
 
 type trackBase struct {
@@ -67,8 +69,12 @@ func (s *session) run(ctx context.Context) error {
 	var aus []accessUnit
 	for {
 		n, readErr := sub.Read(ctx, batch)
+		s.rec.noteDrops(sub.Dropped())
 		for _, p := range batch[:n] {
 			if p.Track < len(s.readers) {
+				if err := s.followSource(p); err != nil { // source.go
+					return s.closeSegment(err)
+				}
 				aus = s.readers[p.Track].push(p, aus[:0])
 				if err := s.handleAll(aus); err != nil {
 					return s.closeSegment(err)
@@ -176,19 +182,35 @@ func (s *session) pts(au accessUnit) (time.Duration, bool) {
 	return b.wall.Sub(s.origin) + time.Duration((au.rtp64-b.rtp)*int64(time.Second)/clock), false
 }
 
-// place writes the access unit, opening and rotating segments at keyframes.
+// place writes the access unit, opening and rotating segments at keyframes. Storage failures
+// never end the recording: the segment is closed at its last whole fragment, the failure is shown
+// in the recording's status, and a new segment is tried after writeRetry.
 func (s *session) place(au accessUnit, pts time.Duration) error {
+	if reason, paused := s.rec.mgr.pausedReason(); paused {
+		if s.seg != nil {
+			_ = s.closeSegment(nil) // reported through the segment's events
+		}
+		s.rec.setPaused(reason)
+		return nil
+	}
+	if time.Now().Before(s.retryAt) {
+		return nil
+	}
 	opensSegments := au.track == s.video || s.video < 0
 	if s.seg != nil && opensSegments {
 		s.askForKeyframe(pts)
 		if au.key && s.rotationDue(pts) {
 			if err := s.closeSegment(nil); err != nil {
-				return err
+				return s.storageFailed(err)
 			}
 		}
 	}
 	if s.seg == nil {
 		if !opensSegments || !au.key {
+			if opensSegments && !s.keyAsked {
+				s.keyAsked = true // after a pause or a failure: do not wait a whole GOP
+				s.stream.RequestKeyframe()
+			}
 			return nil
 		}
 		if err := s.openSegment(au, pts); err != nil {
@@ -196,13 +218,18 @@ func (s *session) place(au accessUnit, pts time.Duration) error {
 				s.stream.RequestKeyframe()
 				return nil
 			}
-			return err
+			if errors.Is(err, ErrBadTemplate) {
+				return err
+			}
+			return s.storageFailed(err)
 		}
+		s.keyAsked = false
+		s.rec.setRecording()
 	} else if au.key && au.track == s.video {
 		if _, _, cfg, err := segmentTracks(s.tracks, s.video, s.audio, au.data); err == nil && cfg != s.seg.config {
 			// The publisher changed resolution or parameter sets: a new file gets a new header.
 			if err := s.closeSegment(nil); err != nil {
-				return err
+				return s.storageFailed(err)
 			}
 			return s.place(au, pts)
 		}
@@ -211,11 +238,21 @@ func (s *session) place(au accessUnit, pts time.Duration) error {
 	if rel < 0 {
 		return nil // audio from just before the cut: it belongs to the previous segment
 	}
+	before := s.seg.w.Bytes()
 	if err := s.seg.w.WriteSample(segment.Sample{Track: s.seg.trackIndex[au.track], PTS: rel, Key: au.key, Data: au.data}); err != nil {
-		return fmt.Errorf("write segment %s: %w", s.seg.info.Path, err)
+		return s.storageFailed(s.closeSegment(fmt.Errorf("write segment %s: %w", s.seg.info.Path, err)))
 	}
 	s.seg.samples++
+	s.rec.mgr.countWritten(s.stream.Name(), s.seg.w.Bytes()-before)
 	s.rec.progress(s.seg)
+	return nil
+}
+
+// storageFailed records a write failure and schedules the retry; the recording goes on.
+func (s *session) storageFailed(err error) error {
+	s.retryAt = time.Now().Add(s.rec.mgr.cfg.WriteRetry)
+	s.keyAsked = false
+	s.rec.setFailure(err)
 	return nil
 }
 
@@ -279,6 +316,7 @@ func (s *session) openSegment(au accessUnit, pts time.Duration) error {
 	if p, ok := f.(interface{ PartPath() string }); ok {
 		info.Path = p.PartPath()
 	}
+	f = s.rec.timed(f) // counts and times the writes (stats.go)
 	w, err := newWriter(container, f, tracks, segment.Options{FragmentDuration: s.rec.mgr.cfg.FragmentDuration})
 	if err != nil {
 		return errors.Join(fmt.Errorf("start segment: %w", err), f.Abort())

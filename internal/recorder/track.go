@@ -30,6 +30,9 @@ type trackReader struct {
 	index int
 	info  hub.TrackInfo
 	sb    *samplebuilder.SampleBuilder
+	// ssrc is the source of the track's packets; a new one starts the reader over (source.go).
+	ssrc    uint32
+	hasSSRC bool
 
 	arrivals    [64]arrival // arrival time of recent RTP timestamps
 	emitted     bool

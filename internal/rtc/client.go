@@ -10,7 +10,14 @@ import (
 // codecs and interceptors as the server, an ephemeral UDP port per session, loopback candidates
 // included so that a client and server on one machine connect.
 func NewClientAPI(log *slog.Logger) (*webrtc.API, error) {
-	m, reg, err := newMediaEngine(nil)
+	return NewClientAPIWithFeedback(log, nil)
+}
+
+// NewClientAPIWithFeedback is NewClientAPI with the NACKs and PLIs the client sends counted by
+// counter (nil: not counted). Pulls use it so a pulled stream's feedback shows in its stats like a
+// WHIP publisher's.
+func NewClientAPIWithFeedback(log *slog.Logger, counter *FeedbackCounter) (*webrtc.API, error) {
+	m, reg, err := newMediaEngine(counter)
 	if err != nil {
 		return nil, err
 	}

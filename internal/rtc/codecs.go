@@ -56,6 +56,11 @@ func newMediaEngine(counter *FeedbackCounter) (*webrtc.MediaEngine, *interceptor
 		}
 	}
 	reg := &interceptor.Registry{}
+	if counter != nil {
+		// First: each interceptor writes RTCP through those registered before it, so the NACKs
+		// and PLIs generated below pass through the counter only when it comes first.
+		reg.Add(counter)
+	}
 	if err := webrtc.ConfigureNack(m, reg); err != nil {
 		return nil, nil, fmt.Errorf("configure nack: %w", err)
 	}
@@ -64,9 +69,6 @@ func newMediaEngine(counter *FeedbackCounter) (*webrtc.MediaEngine, *interceptor
 	}
 	if err := webrtc.ConfigureTWCCSender(m, reg); err != nil {
 		return nil, nil, fmt.Errorf("configure twcc: %w", err)
-	}
-	if counter != nil {
-		reg.Add(counter)
 	}
 	return m, reg, nil
 }

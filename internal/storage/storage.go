@@ -113,12 +113,26 @@ type File struct {
 	mu       sync.Mutex
 	lastSync time.Time
 	done     bool
+	pos      int64 // current offset
+	good     int64 // end of the last complete write: the file is whole up to here
 }
 
 // Write implements io.Writer; with the interval policy it syncs when the interval has passed.
+// A write that fails (ENOSPC, EIO) is undone: the file is cut back to the end of the last
+// complete write, so it still ends at a whole fragment.
 func (f *File) Write(b []byte) (int, error) {
 	n, err := f.f.Write(b)
-	if err == nil && f.store.cfg.Fsync == FsyncInterval && time.Since(f.lastSync) >= f.store.cfg.Interval {
+	if err != nil {
+		if terr := f.f.Truncate(f.good); terr == nil {
+			if _, serr := f.f.Seek(f.good, io.SeekStart); serr == nil {
+				f.pos = f.good
+			}
+		}
+		return 0, fmt.Errorf("write %s: %w", filepath.Base(f.final), err)
+	}
+	f.pos += int64(n)
+	f.good = max(f.good, f.pos)
+	if f.store.cfg.Fsync == FsyncInterval && time.Since(f.lastSync) >= f.store.cfg.Interval {
 		f.lastSync = time.Now()
 		err = f.f.Sync()
 	}
@@ -126,7 +140,13 @@ func (f *File) Write(b []byte) (int, error) {
 }
 
 // Seek implements io.Seeker.
-func (f *File) Seek(off int64, whence int) (int64, error) { return f.f.Seek(off, whence) }
+func (f *File) Seek(off int64, whence int) (int64, error) {
+	p, err := f.f.Seek(off, whence)
+	if err == nil {
+		f.pos = p
+	}
+	return p, err
+}
 
 // PartPath is where the file is while open.
 func (f *File) PartPath() string { return f.final + PartSuffix }

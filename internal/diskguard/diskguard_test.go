@@ -1,0 +1,164 @@
+package diskguard
+
+import (
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+type fakeCatalog struct {
+	mu      sync.Mutex
+	segs    []Segment
+	deleted []string
+	reasons []string
+	onDel   func(Segment)
+}
+
+func (f *fakeCatalog) Deletable() ([]Segment, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Segment(nil), f.segs...), nil
+}
+
+func (f *fakeCatalog) Delete(id, reason string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, s := range f.segs {
+		if s.ID == id {
+			f.segs = append(f.segs[:i], f.segs[i+1:]...)
+			f.deleted, f.reasons = append(f.deleted, id), append(f.reasons, reason)
+			if f.onDel != nil {
+				f.onDel(s)
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+type fakeRecorder struct {
+	paused, resumed int
+	written         int64
+}
+
+func (f *fakeRecorder) Pause(string)                            { f.paused++ }
+func (f *fakeRecorder) Resume()                                 { f.resumed++ }
+func (f *fakeRecorder) BytesWritten() (int64, map[string]int64) { return f.written, nil }
+
+// fakeDisk is a volume whose free space the test sets and deletions raise.
+type fakeDisk struct{ free, total uint64 }
+
+func newGuard(t *testing.T, cfg Config, cat *fakeCatalog, rec *fakeRecorder, disk *fakeDisk) *Guard {
+	t.Helper()
+	g := New(cfg, cat, rec, nil, slog.New(slog.DiscardHandler))
+	g.statfs = func(string) (uint64, uint64, error) { return disk.free, disk.total, nil }
+	cat.onDel = func(s Segment) { disk.free += uint64(s.Bytes) }
+	return g
+}
+
+func TestParseThreshold(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Threshold
+	}{{"10%", Threshold{Percent: 10}}, {"2GiB", Threshold{Bytes: 2 << 30}}, {"500M", Threshold{Bytes: 500e6}},
+		{"4096", Threshold{Bytes: 4096}}, {" 1.5% ", Threshold{Percent: 1.5}}} {
+		got, err := ParseThreshold(tc.in)
+		require.NoError(t, err, tc.in)
+		require.Equal(t, tc.want, got, tc.in)
+	}
+	for _, bad := range []string{"", "lots", "120%", "-5M"} {
+		_, err := ParseThreshold(bad)
+		require.Error(t, err, bad)
+	}
+	require.EqualValues(t, 100, Threshold{Percent: 10}.Of(1000))
+}
+
+func seg(id, stream string, mb int64, age time.Duration, uploaded bool) Segment {
+	now := time.Now()
+	return Segment{ID: id, Stream: stream, Bytes: mb << 20, Start: now.Add(-age), End: now.Add(-age + time.Second), Uploaded: uploaded}
+}
+
+// Under min_free, delete-oldest deletes uploaded segments first, then the oldest, and stops as
+// soon as there is enough space.
+func TestDeleteOldestOrder(t *testing.T) {
+	cat := &fakeCatalog{segs: []Segment{
+		seg("old", "a", 10, 3*time.Hour, false), seg("newer-uploaded", "a", 10, time.Hour, true),
+		seg("mid", "b", 10, 2*time.Hour, false), seg("new", "b", 10, time.Minute, false),
+	}}
+	disk := &fakeDisk{free: 5 << 20, total: 100 << 20}
+	rec := &fakeRecorder{}
+	g := newGuard(t, Config{MinFree: Threshold{Bytes: 22 << 20}, HardFloor: Threshold{Bytes: 2 << 20}, Policy: DeleteOldest},
+		cat, rec, disk)
+	g.Check()
+	require.Equal(t, []string{"newer-uploaded", "old"}, cat.deleted)
+	snap := g.Snapshot()
+	require.False(t, snap.Low)
+	require.False(t, snap.Paused)
+	require.EqualValues(t, 2, snap.Deletions)
+	require.NoError(t, g.Allow("x"))
+}
+
+// stop-new refuses under min_free; under the hard floor recording pauses, and resumes only once
+// free space is back above min_free.
+func TestStopNewAndHardFloor(t *testing.T) {
+	cat := &fakeCatalog{}
+	disk := &fakeDisk{free: 50 << 20, total: 100 << 20}
+	rec := &fakeRecorder{}
+	g := newGuard(t, Config{MinFree: Threshold{Percent: 20}, HardFloor: Threshold{Percent: 5}, Policy: StopNew}, cat, rec, disk)
+	g.Check()
+	require.NoError(t, g.Allow("x"))
+	disk.free = 15 << 20
+	g.Check()
+	require.ErrorIs(t, g.Allow("x"), ErrLowDisk)
+	require.Zero(t, rec.paused)
+	disk.free = 4 << 20
+	g.Check()
+	require.Equal(t, 1, rec.paused)
+	disk.free = 10 << 20 // above the floor, still under min_free: stays paused
+	g.Check()
+	require.Zero(t, rec.resumed)
+	disk.free = 30 << 20
+	g.Check()
+	require.Equal(t, 1, rec.resumed)
+	require.NoError(t, g.Allow("x"))
+}
+
+func TestRetention(t *testing.T) {
+	cat := &fakeCatalog{segs: []Segment{
+		seg("ancient", "a", 1, 48*time.Hour, false), seg("a1", "a", 4, 3*time.Hour, false), seg("a2", "a", 4, 2*time.Hour, false),
+		seg("b1", "b", 4, 3*time.Hour, false), seg("b2", "b", 4, time.Hour, false),
+	}}
+	disk := &fakeDisk{free: 90 << 20, total: 100 << 20}
+	g := newGuard(t, Config{MinFree: Threshold{Percent: 1}, HardFloor: Threshold{Percent: 0}, Policy: DeleteOldest,
+		MaxAge: 24 * time.Hour, MaxBytesPerStream: 5 << 20, MaxBytes: 5 << 20}, cat, &fakeRecorder{}, disk)
+	g.Check()
+	require.Equal(t, []string{"ancient", "a1", "b1"}, cat.deleted[:3])
+	require.Equal(t, []string{"max_age", "max_bytes_per_stream", "max_bytes_per_stream"}, cat.reasons[:3])
+	var left int64
+	for _, s := range cat.segs {
+		left += s.Bytes
+	}
+	require.LessOrEqual(t, left, int64(5<<20))
+}
+
+func TestWriteRateAndTimeToFull(t *testing.T) {
+	disk := &fakeDisk{free: 100 << 20, total: 200 << 20}
+	rec := &fakeRecorder{}
+	g := newGuard(t, Config{MinFree: Threshold{Bytes: 10 << 20}, HardFloor: Threshold{Bytes: 0}, Policy: DeleteOldest},
+		&fakeCatalog{}, rec, disk)
+	now := time.Unix(1000, 0)
+	g.now = func() time.Time { return now }
+	g.Check()
+	require.Less(t, g.Snapshot().TimeToFull, time.Duration(0), "not filling yet")
+	for range 30 {
+		now = now.Add(time.Second)
+		rec.written += 1 << 20
+		g.Check()
+	}
+	snap := g.Snapshot()
+	require.InDelta(t, float64(1<<20), snap.WriteRate, float64(1<<20)*0.05)
+	require.InDelta(t, 100.0, snap.TimeToFull.Seconds(), 6)
+}

@@ -1,0 +1,39 @@
+package recorder
+
+import (
+	"slices"
+
+	"github.com/vigilrec/vigil/internal/media"
+)
+
+// followSource notices packets of a track that come from a new SSRC: a new RTP session on that
+// track (a pull that reconnected to its remote; RFC 3550 §8.2). Its sequence numbers and clock owe
+// nothing to the previous session's, so the track's depacketizer starts over (frames the old
+// session left incomplete are dropped, never written broken). When the track had already placed
+// media on the timeline, the open segment is closed and a new one starts at the next keyframe,
+// with A/V sync established again from the new session.
+func (s *session) followSource(p *media.Packet) error {
+	i := p.Track
+	r := s.readers[i]
+	if !r.hasSSRC {
+		r.ssrc, r.hasSSRC = p.RTP.SSRC, true
+		return nil
+	}
+	if r.ssrc == p.RTP.SSRC {
+		return nil
+	}
+	fresh := newTrackReader(i, s.tracks[i])
+	fresh.ssrc, fresh.hasSSRC = p.RTP.SSRC, true
+	s.readers[i] = fresh
+	s.pending = slices.DeleteFunc(s.pending, func(au accessUnit) bool { return au.track == i })
+	if !s.bases[i].set {
+		return nil
+	}
+	s.rec.log.Info("new RTP source: starting a new segment", "track", i)
+	if err := s.closeSegment(nil); err != nil {
+		return err
+	}
+	s.originSet, s.bases, s.pending = false, make([]trackBase, len(s.tracks)), nil
+	s.stream.RequestKeyframe()
+	return nil
+}
