@@ -77,7 +77,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	a.hooks = hook.New(hook.Config{Script: cfg.Record.OnRecordHookScript, Timeout: cfg.Record.HookTimeout.D()},
 		log.With("component", "hook"))
 	a.events = webhook.New(webhook.Config{URLs: cfg.Webhooks.URLs, Secret: cfg.Webhooks.Secret,
-		Timeout: cfg.Webhooks.Timeout.D()}, log.With("component", "webhook"))
+		Timeout: cfg.Webhooks.Timeout.D()}, eventStore{cat}, log.With("component", "webhook"))
 	recCfg, err := recorderConfig(cfg.Record)
 	var gcfg diskguard.Config
 	if err == nil {

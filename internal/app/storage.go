@@ -215,3 +215,12 @@ func (s storageStatus) StorageStatus() map[string]any {
 	out["failures"] = failures
 	return out
 }
+
+// eventStore keeps undelivered webhook events in the catalog database.
+type eventStore struct{ cat *catalog.Catalog }
+
+func (e eventStore) Put(url string, ev []byte) (string, error) { return e.cat.PutEvent(url, ev) }
+func (e eventStore) Delete(key string) error                   { return e.cat.DeleteEvent(key) }
+func (e eventStore) Pending(url string) ([]string, [][]byte, error) {
+	return e.cat.PendingEvents(url)
+}

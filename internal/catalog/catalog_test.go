@@ -230,3 +230,28 @@ func TestOpenBadPath(t *testing.T) {
 	_, err := catalog.Open(filepath.Join(t.TempDir(), "missing", "dir", "catalog.db"))
 	require.Error(t, err)
 }
+
+func TestWebhookEventsKept(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.db")
+	c, err := catalog.Open(path)
+	require.NoError(t, err)
+	k1, err := c.PutEvent("http://a", []byte(`{"id":"1"}`))
+	require.NoError(t, err)
+	_, err = c.PutEvent("http://b", []byte(`{"id":"2"}`))
+	require.NoError(t, err)
+	_, err = c.PutEvent("http://a", []byte(`{"id":"3"}`))
+	require.NoError(t, err)
+	require.NoError(t, c.Close())
+
+	c, err = catalog.Open(path)
+	require.NoError(t, err)
+	defer c.Close()
+	keys, evs, err := c.PendingEvents("http://a")
+	require.NoError(t, err)
+	require.Equal(t, [][]byte{[]byte(`{"id":"1"}`), []byte(`{"id":"3"}`)}, evs)
+	require.Equal(t, k1, keys[0])
+	require.NoError(t, c.DeleteEvent(k1))
+	_, evs, err = c.PendingEvents("http://a")
+	require.NoError(t, err)
+	require.Len(t, evs, 1)
+}

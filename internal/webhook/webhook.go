@@ -1,8 +1,9 @@
 // Package webhook delivers vigil's events as signed HTTP POSTs of JSON: recording.started,
 // segment.closed, recording.stopped, recording.failed, segment.uploaded, segment.deleted,
 // disk.low and disk.ok. Each event has an id (receivers deduplicate with it), delivery is
-// retried with exponential backoff until the receiver answers 2xx (at least once while the
-// process runs), and sending never blocks the caller: events wait in a bounded queue per URL.
+// retried with exponential backoff until the receiver answers 2xx, and kept in a Store until then,
+// so an event survives a restart or a crash (at least once), and sending never blocks the caller:
+// events wait in a bounded queue per URL.
 package webhook
 
 import (
@@ -34,6 +35,24 @@ type Event struct {
 	Data any       `json:"data"`
 }
 
+// Store keeps undelivered events across restarts. Put and Delete are called from Send and the
+// delivery goroutines; Pending once, from New.
+type Store interface {
+	// Put keeps an encoded event for url and returns its key.
+	Put(url string, event []byte) (key string, err error)
+	// Delete forgets a delivered event.
+	Delete(key string) error
+	// Pending returns the events kept for url, oldest first, with their keys.
+	Pending(url string) (keys []string, events [][]byte, err error)
+}
+
+// queued is an event waiting for one URL.
+type queued struct {
+	key  string // in the Store; empty without one
+	ev   Event
+	body []byte
+}
+
 // Config of the dispatcher.
 type Config struct {
 	URLs    []string
@@ -57,14 +76,16 @@ type Dispatcher struct {
 	cfg    Config
 	client *http.Client
 	log    *slog.Logger
-	queues map[string]chan Event
+	store  Store
+	queues map[string]chan queued
 
 	mu    sync.Mutex
 	stats Stats
 }
 
-// New returns a dispatcher; Run must be running for deliveries to happen.
-func New(cfg Config, log *slog.Logger) *Dispatcher {
+// New returns a dispatcher; Run must be running for deliveries to happen. store may be nil (events
+// then live in memory only); events it kept from an earlier run are queued first.
+func New(cfg Config, store Store, log *slog.Logger) *Dispatcher {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
@@ -77,11 +98,40 @@ func New(cfg Config, log *slog.Logger) *Dispatcher {
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = 10000
 	}
-	d := &Dispatcher{cfg: cfg, client: &http.Client{Timeout: cfg.Timeout}, log: log, queues: map[string]chan Event{}}
+	d := &Dispatcher{cfg: cfg, client: &http.Client{Timeout: cfg.Timeout}, log: log, store: store,
+		queues: map[string]chan queued{}}
 	for _, u := range cfg.URLs {
-		d.queues[u] = make(chan Event, cfg.QueueSize)
+		d.queues[u] = make(chan queued, cfg.QueueSize)
+		d.restore(u)
 	}
 	return d
+}
+
+// restore queues the events an earlier run could not deliver to u.
+func (d *Dispatcher) restore(u string) {
+	if d.store == nil {
+		return
+	}
+	keys, events, err := d.store.Pending(u)
+	if err != nil {
+		d.log.Error("load undelivered webhook events", "url", u, "err", err)
+		return
+	}
+	for i, body := range events {
+		var ev Event
+		if err := json.Unmarshal(body, &ev); err != nil {
+			_ = d.store.Delete(keys[i])
+			continue
+		}
+		select {
+		case d.queues[u] <- queued{key: keys[i], ev: ev, body: body}:
+		default:
+			return // the rest stays stored for the next start
+		}
+	}
+	if len(events) > 0 {
+		d.log.Info("redelivering webhook events from the last run", "url", u, "events", len(events))
+	}
 }
 
 // Send queues an event for every URL. It never blocks.
@@ -90,14 +140,25 @@ func (d *Dispatcher) Send(typ string, data any) {
 		return
 	}
 	ev := Event{ID: uuid.NewString(), Type: typ, Time: time.Now().UTC(), Data: data}
+	body, err := json.Marshal(ev)
+	if err != nil {
+		d.log.Error("encode webhook event", "type", typ, "err", err)
+		return
+	}
 	for u, q := range d.queues {
+		item := queued{ev: ev, body: body}
+		if d.store != nil {
+			if item.key, err = d.store.Put(u, body); err != nil {
+				d.log.Error("keep webhook event", "url", u, "type", typ, "err", err)
+			}
+		}
 		select {
-		case q <- ev:
+		case q <- item:
 		default:
 			d.mu.Lock()
 			d.stats.Dropped++
 			d.mu.Unlock()
-			d.log.Error("webhook queue full: event dropped", "url", u, "type", typ)
+			d.log.Error("webhook queue full: event kept for the next start", "url", u, "type", typ)
 		}
 	}
 }
@@ -124,11 +185,11 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				select {
 				case <-ctx.Done():
 					if n := len(q); n > 0 {
-						d.log.Warn("undelivered webhook events at shutdown", "url", u, "events", n)
+						d.log.Info("undelivered webhook events kept for the next start", "url", u, "events", n)
 					}
 					return
-				case ev := <-q:
-					d.deliver(ctx, u, ev)
+				case item := <-q:
+					d.deliver(ctx, u, item)
 				}
 			}
 		}()
@@ -137,19 +198,20 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	return nil
 }
 
-// deliver retries one event until it is accepted or ctx ends.
-func (d *Dispatcher) deliver(ctx context.Context, url string, ev Event) {
-	body, err := json.Marshal(ev)
-	if err != nil {
-		d.log.Error("encode webhook event", "type", ev.Type, "err", err)
-		return
-	}
+// deliver retries one event until it is accepted (then forgets it) or ctx ends (it stays stored).
+func (d *Dispatcher) deliver(ctx context.Context, url string, item queued) {
+	ev, body := item.ev, item.body
 	for attempt := 1; ; attempt++ {
 		err := d.post(ctx, url, ev, body)
 		if err == nil {
 			d.mu.Lock()
 			d.stats.Delivered++
 			d.mu.Unlock()
+			if d.store != nil && item.key != "" {
+				if err := d.store.Delete(item.key); err != nil {
+					d.log.Error("forget delivered webhook event", "err", err)
+				}
+			}
 			return
 		}
 		d.mu.Lock()
