@@ -105,7 +105,8 @@ func disconnectAndWait(r *http.Request, st *hub.Stream) error {
 
 func (s *Server) handleStats(w http.ResponseWriter, _ *http.Request) {
 	udp, err := s.deps.Stats.UDPStats()
-	udpJSON := map[string]any{"receiveBuffer": udp.ReceiveBuffer, "drops": udp.Drops}
+	udpJSON := map[string]any{"receiveBuffer": udp.ReceiveBuffer, "drops": udp.Drops, "reads": udp.Reads,
+		"datagrams": udp.Datagrams, "oversized": udp.Oversized}
 	if err != nil {
 		udpJSON["error"] = err.Error()
 	}

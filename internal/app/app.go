@@ -35,6 +35,7 @@ type App struct {
 	cfg    config.Config
 	log    *slog.Logger
 	httpLn net.Listener
+	pprof  net.Listener // nil unless cfg.Pprof
 	engine *rtc.Engine
 	hub    *hub.Hub
 	ingest *ingest.Manager
@@ -58,7 +59,8 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	engine, err := rtc.NewEngine(rtc.Config{
-		UDPAddr: cfg.UDP, UDPReceiveBuffer: int(cfg.UDPReceiveBuffer), PublicIPs: cfg.PublicIPs,
+		UDPAddr: cfg.UDP, UDPReceiveBuffer: int(cfg.UDPReceiveBuffer),
+		UDPReadInterval: cfg.UDPReadInterval.D(), PublicIPs: cfg.PublicIPs,
 		DisconnectedTimeout: cfg.Sessions.DisconnectedTimeout.D(), FailedTimeout: cfg.Sessions.FailedTimeout.D(),
 	}, log.With("component", "rtc"))
 	if err != nil {
@@ -71,9 +73,16 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		_ = cat.Close()
 		return nil, fmt.Errorf("listen http %s: %w", cfg.HTTP, err)
 	}
+	pprofLn, err := listenPprof(cfg.Pprof)
+	if err != nil {
+		_ = ln.Close()
+		_ = engine.Close()
+		_ = cat.Close()
+		return nil, err
+	}
 	h := hub.New(hub.Config{QueuePackets: cfg.Hub.QueuePackets, KeyframeInterval: cfg.Hub.KeyframeInterval.D(),
 		HealthWindow: cfg.Metrics.DegradedWindow.D()})
-	a := &App{cfg: cfg, log: log, httpLn: ln, engine: engine, hub: h, store: store, cat: cat}
+	a := &App{cfg: cfg, log: log, httpLn: ln, pprof: pprofLn, engine: engine, hub: h, store: store, cat: cat}
 	a.hooks = hook.New(hook.Config{Script: cfg.Record.OnRecordHookScript, Timeout: cfg.Record.HookTimeout.D()},
 		log.With("component", "hook"))
 	a.events = webhook.New(webhook.Config{URLs: cfg.Webhooks.URLs, Secret: cfg.Webhooks.Secret,
@@ -99,6 +108,9 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		_ = engine.Close()
 		_ = cat.Close()
 		_ = ln.Close()
+		if pprofLn != nil {
+			_ = pprofLn.Close()
+		}
 		return nil, err
 	}
 	events := segmentEvents{cat: cat, hooks: a.hooks, up: a.up, webhooks: a.events, log: log.With("component", "catalog")}
@@ -190,7 +202,7 @@ func (a *App) Run(ctx context.Context) error {
 		defer recWG.Done()
 		_ = a.rec.Run(recCtx)
 	}()
-	for _, run := range []func(context.Context) error{a.hooks.Run, a.guard.Run, a.events.Run, a.runUploads} {
+	for _, run := range []func(context.Context) error{a.hooks.Run, a.guard.Run, a.events.Run, a.runUploads, a.runPprof} {
 		hookWG.Add(1)
 		go func() {
 			defer hookWG.Done()
@@ -237,6 +249,13 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	a.log.Info("stopped")
 	return runErr
+}
+
+func (a *App) runPprof(ctx context.Context) error {
+	if a.pprof == nil {
+		return nil
+	}
+	return servePprof(ctx, a.pprof)
 }
 
 func (a *App) runUploads(ctx context.Context) error {

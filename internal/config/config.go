@@ -24,8 +24,16 @@ type Config struct {
 	PublicIPs []string `yaml:"public_ips"`
 	// UDPReceiveBuffer is the kernel receive buffer asked for on the media socket.
 	UDPReceiveBuffer ByteSize `yaml:"udp_receive_buffer"`
+	// UDPReadInterval is the pause between two batched reads of the media socket. Longer pauses
+	// mean bigger batches and less CPU per packet, at the cost of that much added latency; the
+	// receive buffer must hold one interval of traffic. 0 reads as soon as a datagram arrives.
+	// Default 10ms.
+	UDPReadInterval Duration `yaml:"udp_read_interval"`
 	// ShutdownGrace bounds how long a graceful stop waits for sessions to end.
 	ShutdownGrace Duration `yaml:"shutdown_grace"`
+	// Pprof is a listen address for Go's profiling endpoints (/debug/pprof/), on a listener of
+	// its own. Empty (the default) turns them off; bind it to loopback.
+	Pprof string `yaml:"pprof"`
 
 	Log      LogConfig      `yaml:"log"`
 	Sessions SessionsConfig `yaml:"sessions"`
@@ -170,6 +178,7 @@ func Default() Config {
 		Dir:              "./recordings",
 		PublicIPs:        []string{},
 		UDPReceiveBuffer: 8 << 20,
+		UDPReadInterval:  Duration(10 * time.Millisecond),
 		ShutdownGrace:    Duration(10 * time.Second),
 		Log:              LogConfig{Level: "info", Format: "text"},
 		Sessions: SessionsConfig{
@@ -210,7 +219,13 @@ func (c Config) Validate() error {
 		check(net.ParseIP(ip) != nil, "public_ips: %q is not an IP address", ip)
 	}
 	check(c.UDPReceiveBuffer >= 0, "udp_receive_buffer: must not be negative")
+	check(c.UDPReadInterval >= 0 && c.UDPReadInterval <= Duration(100*time.Millisecond),
+		"udp_read_interval: must be between 0 and 100ms")
 	check(c.ShutdownGrace > 0, "shutdown_grace: must be positive")
+	if c.Pprof != "" {
+		_, _, err = net.SplitHostPort(c.Pprof)
+		check(err == nil, "pprof: %q is not a host:port address", c.Pprof)
+	}
 	check(oneOf(c.Log.Level, "debug", "info", "warn", "error"), "log.level: %q is not debug, info, warn or error", c.Log.Level)
 	check(oneOf(c.Log.Format, "text", "json"), "log.format: %q is not text or json", c.Log.Format)
 	check(c.Sessions.ConnectTimeout > 0, "sessions.connect_timeout: must be positive")

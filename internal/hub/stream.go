@@ -187,12 +187,17 @@ type SubscribeOptions struct {
 	// last keyframe and everything (audio too) since. Without a cached keyframe it behaves like
 	// StartAtKeyframe.
 	FromLastKeyframe bool
+	// Linger makes Read return at most once per this long, with everything queued meanwhile,
+	// so a subscriber that need not react at once (a recorder) wakes a few dozen times a second
+	// instead of once per packet. The queue must hold one linger of packets. 0: no wait.
+	Linger time.Duration
 }
 
 // Subscribe adds a subscriber that receives every packet written from now on (and, with
 // FromLastKeyframe, the cached group of pictures before them).
 func (s *Stream) Subscribe(opts SubscribeOptions) (*Subscriber, error) {
 	sub := newSubscriber(s, s.hub.cfg.QueuePackets, opts.StartAtKeyframe || opts.FromLastKeyframe)
+	sub.linger = opts.Linger
 	s.mu.Lock()
 	select {
 	case <-s.closed:

@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -329,4 +330,57 @@ func TestTracks(t *testing.T) {
 	s.Write(p)
 	require.Same(t, p, readAll(t, sub, 1)[0])
 	require.Zero(t, s.Snapshot().Video.Packets)
+}
+
+// A lingering subscriber gets everything queued during its linger period in one Read, never
+// waits while its last Read filled dst, and is never held past ctx (but still gets what is
+// queued then).
+func TestLingerBatchesReads(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h, _ := newTestHub(t, Config{QueuePackets: 64})
+		s, _ := newVideoStream(t, h)
+		defer s.Close()
+		sub, err := s.Subscribe(SubscribeOptions{Linger: 50 * time.Millisecond})
+		require.NoError(t, err)
+		defer sub.Close()
+		ctx := context.Background()
+		dst := make([]*media.Packet, 8)
+
+		s.Write(audioPacket(1))
+		n, err := sub.Read(ctx, dst)
+		require.NoError(t, err)
+		require.Equal(t, 1, n, "the first read does not wait")
+		start := time.Now()
+		for i := range uint16(5) {
+			time.Sleep(5 * time.Millisecond)
+			s.Write(audioPacket(2 + i))
+		}
+		n, err = sub.Read(ctx, dst)
+		require.NoError(t, err)
+		require.Equal(t, 5, n, "one read takes all five")
+		require.Equal(t, 50*time.Millisecond, time.Since(start), "after one linger period")
+
+		for i := range uint16(12) {
+			s.Write(audioPacket(10 + i))
+		}
+		time.Sleep(time.Second)
+		n, err = sub.Read(ctx, dst)
+		require.NoError(t, err)
+		require.Equal(t, 8, n)
+		start = time.Now()
+		n, err = sub.Read(ctx, dst)
+		require.NoError(t, err)
+		require.Equal(t, 4, n)
+		require.Zero(t, time.Since(start), "dst was filled: the rest comes without waiting")
+
+		s.Write(audioPacket(30))
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+		defer cancel()
+		n, err = sub.Read(cctx, dst)
+		require.NoError(t, err)
+		require.Equal(t, 1, n, "what is queued when ctx ends is still handed out")
+		require.Equal(t, 10*time.Millisecond, time.Since(start), "at once")
+		_, err = sub.Read(cctx, dst)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/vigilrec/vigil/internal/media"
 )
@@ -24,6 +25,11 @@ type Subscriber struct {
 	notify   chan struct{}
 	dropped  atomic.Uint64
 	closedBy sync.Once
+
+	// Read's own state: one reader goroutine, no lock needed.
+	linger   time.Duration
+	lastRead time.Time // when the last Read that did not fill its dst returned; zero: no wait
+	timer    *time.Timer
 }
 
 func newSubscriber(s *Stream, size int, startAtKey bool) *Subscriber {
@@ -72,6 +78,7 @@ func (sub *Subscriber) push(p *media.Packet) {
 // Read blocks until packets are queued and moves up to len(dst) of them into dst. After the stream
 // ends it returns what is left, then ErrClosed. It returns ctx.Err() when ctx ends first.
 func (sub *Subscriber) Read(ctx context.Context, dst []*media.Packet) (int, error) {
+	sub.lingerWait(ctx)
 	for {
 		sub.mu.Lock()
 		if sub.n > 0 {
@@ -84,6 +91,13 @@ func (sub *Subscriber) Read(ctx context.Context, dst []*media.Packet) (int, erro
 				k++
 			}
 			sub.mu.Unlock()
+			switch {
+			case sub.linger <= 0:
+			case k == len(dst):
+				sub.lastRead = time.Time{} // more may be queued: no wait before the next Read
+			default:
+				sub.lastRead = time.Now()
+			}
 			return k, nil
 		}
 		ended := sub.ended
@@ -96,6 +110,29 @@ func (sub *Subscriber) Read(ctx context.Context, dst []*media.Packet) (int, erro
 		case <-ctx.Done():
 			return 0, ctx.Err()
 		}
+	}
+}
+
+// lingerWait waits out the rest of the linger period since the last Read that returned packets,
+// or until ctx ends.
+func (sub *Subscriber) lingerWait(ctx context.Context) {
+	if sub.linger <= 0 || sub.lastRead.IsZero() {
+		return
+	}
+	wait := sub.linger - time.Since(sub.lastRead)
+	if wait <= 0 {
+		return
+	}
+	if sub.timer == nil {
+		sub.timer = time.NewTimer(wait)
+	} else {
+		sub.timer.Reset(wait)
+	}
+	select {
+	case <-sub.timer.C:
+	case <-ctx.Done():
+		// Whatever is queued is still handed out: a recording that stops keeps its last packets.
+		sub.timer.Stop()
 	}
 }
 

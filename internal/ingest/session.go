@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/pion/rtcp"
-	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/vigilrec/vigil/internal/hub"
@@ -163,6 +162,8 @@ func (s *session) readRTP(track *webrtc.TrackRemote, idx int, c media.Codec) {
 	defer s.readers.Done()
 	buf := make([]byte, 1500)
 	kind := c.Kind()
+	// Subscribers keep packets after we read on: each is copied into the arena, not buf.
+	var arena media.Arena
 	for {
 		n, _, err := track.Read(buf)
 		if err != nil {
@@ -171,17 +172,13 @@ func (s *session) readRTP(track *webrtc.TrackRemote, idx int, c media.Codec) {
 			}
 			return
 		}
-		// Each packet gets its own exact-size buffer: subscribers keep it after we read on.
-		raw := make([]byte, n)
-		copy(raw, buf[:n])
-		pkt := &rtp.Packet{}
-		if err := pkt.Unmarshal(raw); err != nil {
+		p, err := arena.Packet(buf[:n])
+		if err != nil {
 			continue
 		}
-		s.stream.Write(&media.Packet{
-			RTP: pkt, Track: idx, Kind: kind, Arrival: time.Now(),
-			KeyframeStart: kind == media.KindVideo && media.IsKeyframeStart(c, pkt.Payload),
-		})
+		p.Track, p.Kind, p.Arrival = idx, kind, time.Now()
+		p.KeyframeStart = kind == media.KindVideo && media.IsKeyframeStart(c, p.RTP.Payload)
+		s.stream.Write(p)
 	}
 }
 

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/pion/rtcp"
-	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
@@ -227,6 +226,7 @@ func (u *upstream) readRTP(stream *hub.Stream, t *upTrack) {
 	defer u.readers.Done()
 	buf := make([]byte, 1500)
 	kind := t.codec.Kind()
+	var arena media.Arena
 	for {
 		n, _, err := t.track.Read(buf)
 		if err != nil {
@@ -235,20 +235,17 @@ func (u *upstream) readRTP(stream *hub.Stream, t *upTrack) {
 			}
 			return
 		}
-		// Each packet gets its own exact-size buffer: subscribers keep it after we read on.
-		raw := make([]byte, n)
-		copy(raw, buf[:n])
-		pkt := &rtp.Packet{}
-		if err := pkt.Unmarshal(raw); err != nil {
+		// Subscribers keep packets after we read on: each is copied into the arena, not buf.
+		p, err := arena.Packet(buf[:n])
+		if err != nil {
 			continue
 		}
 		now := time.Now()
 		u.lastPacket.Store(now.UnixNano())
-		t.out.rewrite(&pkt.Header, now)
-		stream.Write(&media.Packet{
-			RTP: pkt, Track: t.index, Kind: kind, Arrival: now,
-			KeyframeStart: kind == media.KindVideo && media.IsKeyframeStart(t.codec, pkt.Payload),
-		})
+		t.out.rewrite(&p.RTP.Header, now)
+		p.Track, p.Kind, p.Arrival = t.index, kind, now
+		p.KeyframeStart = kind == media.KindVideo && media.IsKeyframeStart(t.codec, p.RTP.Payload)
+		stream.Write(p)
 	}
 }
 

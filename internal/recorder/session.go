@@ -15,6 +15,10 @@ import (
 // recording treats it as a jump (a restarted encoder, a long stall) and starts a new segment.
 const discontinuity = 3 * time.Second
 
+// readLinger is how often a recording takes the packets queued for it: a file is written once
+// per fragment, so nothing is gained by waking for every packet.
+const readLinger = 50 * time.Millisecond
+
 // session records one publishing session of a stream into the recording's segments.
 type session struct {
 	rec     *Recording
@@ -60,7 +64,7 @@ func newSession(rec *Recording, stream *hub.Stream) *session {
 // run records until ctx ends or the stream does; the open segment is always closed.
 func (s *session) run(ctx context.Context) error {
 	sub, err := s.stream.Subscribe(hub.SubscribeOptions{FromLastKeyframe: s.rec.opts.Preroll,
-		StartAtKeyframe: !s.rec.opts.Preroll})
+		StartAtKeyframe: !s.rec.opts.Preroll, Linger: readLinger})
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,15 @@ import (
 	"fmt"
 
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/webrtc/v4"
+)
+
+// NACK generation: a hole is asked for once this many newer packets have arrived (about 12 ms of
+// a 2.5 Mbps stream), and at most nackMaxPerPacket times.
+const (
+	nackReorderWindow = 4
+	nackMaxPerPacket  = 3
 )
 
 func videoFeedback() []webrtc.RTCPFeedback {
@@ -61,7 +69,12 @@ func newMediaEngine(counter *FeedbackCounter) (*webrtc.MediaEngine, *interceptor
 		// and PLIs generated below pass through the counter only when it comes first.
 		reg.Add(counter)
 	}
-	if err := webrtc.ConfigureNack(m, reg); err != nil {
+	// Retransmissions are asked for only once a hole is older than the reorder window, and at
+	// most three times per packet: under load, late packets must not turn into a NACK storm
+	// that makes the publisher send more than the link could carry in the first place.
+	genOpts := []nack.GeneratorOption{nack.GeneratorSkipLastN(nackReorderWindow),
+		nack.GeneratorMaxNacksPerPacket(nackMaxPerPacket)}
+	if err := webrtc.ConfigureNackWithOptions(m, reg, genOpts); err != nil {
 		return nil, nil, fmt.Errorf("configure nack: %w", err)
 	}
 	if err := webrtc.ConfigureRTCPReports(reg); err != nil {

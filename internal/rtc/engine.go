@@ -3,6 +3,7 @@ package rtc
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"time"
@@ -17,6 +18,9 @@ type Config struct {
 	UDPAddr string
 	// UDPReceiveBuffer is the kernel receive buffer asked for on that socket, in bytes.
 	UDPReceiveBuffer int
+	// UDPReadInterval is the pause between two batched reads of the socket (see batchConn);
+	// 0 reads as soon as a datagram arrives, still taking whatever else is queued with it.
+	UDPReadInterval time.Duration
 	// PublicIPs are announced as host candidates instead of the local addresses (NAT 1:1), for
 	// cloud hosts whose public address is not on any interface.
 	PublicIPs []string
@@ -28,6 +32,7 @@ type Config struct {
 type Engine struct {
 	api      *webrtc.API
 	conn     *net.UDPConn
+	batch    *batchConn
 	mux      ice.UDPMux
 	feedback *FeedbackCounter
 	rcvbuf   int
@@ -44,7 +49,8 @@ func NewEngine(cfg Config, log *slog.Logger) (*Engine, error) {
 	e.applyReceiveBuffer(cfg.UDPReceiveBuffer)
 
 	lf := NewLoggerFactory(log)
-	e.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn, Logger: lf.NewLogger("ice-mux")})
+	e.batch = newBatchConn(conn, cfg.UDPReadInterval, batchRing)
+	e.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: e.batch, Logger: lf.NewLogger("ice-mux")})
 	m, reg, err := newMediaEngine(e.feedback)
 	if err != nil {
 		_ = e.Close()
@@ -122,12 +128,19 @@ type UDPStats struct {
 	ReceiveBuffer int
 	// Drops counts datagrams the kernel dropped because the buffer was full.
 	Drops uint64
+	// Reads counts the batched reads of the socket and Datagrams what they returned, so
+	// Datagrams/Reads is the mean batch size.
+	Reads, Datagrams uint64
+	// Oversized counts datagrams too long to be media, dropped by the reader.
+	Oversized uint64
 }
 
 // UDPStats reads the kernel's counters for the media socket.
 func (e *Engine) UDPStats() (UDPStats, error) {
 	drops, err := udpDrops(e.LocalAddr().Port)
-	return UDPStats{ReceiveBuffer: e.rcvbuf, Drops: drops}, err
+	b := e.batch.stats()
+	return UDPStats{ReceiveBuffer: e.rcvbuf, Drops: drops, Reads: b.Batches, Datagrams: b.Datagrams,
+		Oversized: b.Truncated}, err
 }
 
 // Close releases the UDP port. Peer connections must be closed first.
@@ -136,7 +149,11 @@ func (e *Engine) Close() error {
 	if e.mux != nil {
 		errs = append(errs, e.mux.Close())
 	}
-	if err := e.conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+	var closer io.Closer = e.conn
+	if e.batch != nil {
+		closer = e.batch // closes the socket too
+	}
+	if err := closer.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
