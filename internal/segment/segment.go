@@ -37,8 +37,8 @@ type Sample struct {
 	PTS time.Duration
 	Key bool
 	// Data is length-prefixed NAL units (4-byte lengths) for H.264 and H.265, the frame for VP8
-	// and VP9, OBUs with size fields for AV1, one packet for Opus. The writer may keep it until
-	// the fragment is written: callers must not reuse it.
+	// and VP9, OBUs with size fields for AV1, one packet for Opus. Writers copy it: the caller
+	// may reuse it as soon as WriteSample returns.
 	Data []byte
 }
 

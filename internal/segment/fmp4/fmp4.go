@@ -20,7 +20,8 @@ import (
 
 var _ segment.Writer = (*Writer)(nil)
 
-// Writer is a fragmented MP4 segment writer.
+// Writer is a fragmented MP4 segment writer. It copies every sample into buffers of its own,
+// reused from one fragment to the next, so recording allocates nothing in the steady state.
 type Writer struct {
 	w       io.WriteSeeker
 	opts    segment.Options
@@ -31,13 +32,16 @@ type Writer struct {
 	fragPTS time.Duration // PTS of the first sample of the fragment being built
 	hasFrag bool
 	maxPTS  time.Duration
+	out     []byte          // the fragment being written, reused
+	frag    []fragmentTrack // the fragment's tracks, reused
 }
 
+// track holds the samples of the fragment being built. The last one is held back: its duration
+// is known only when the next sample arrives, so it opens the next fragment unless the file ends.
 type track struct {
 	timescale uint32
-	samples   []*mcfmp4.Sample
-	baseTime  uint64
-	held      *mcfmp4.Sample // the newest sample: its duration is known when the next arrives
+	frag      fragmentTrack
+	held      bool
 	heldTicks uint64
 	lastDur   uint32
 	started   bool
@@ -53,7 +57,8 @@ func New(w io.WriteSeeker, tracks []segment.Track, opts segment.Options) (*Write
 			return nil, err
 		}
 		init.Tracks = append(init.Tracks, &mcfmp4.InitTrack{ID: i + 1, TimeScale: t.ClockRate, Codec: c})
-		fw.tracks = append(fw.tracks, &track{timescale: t.ClockRate, lastDur: defaultDuration(t)})
+		fw.tracks = append(fw.tracks, &track{timescale: t.ClockRate, lastDur: defaultDuration(t),
+			frag: fragmentTrack{id: uint32(i + 1)}})
 	}
 	var buf seekablebuffer.Buffer
 	if err := init.Marshal(&buf); err != nil {
@@ -128,51 +133,77 @@ func (fw *Writer) WriteSample(s segment.Sample) error {
 	if s.PTS < 0 {
 		ticks = 0
 	}
-	if t.held != nil {
+	if t.held {
 		d := uint32(0)
 		if ticks > t.heldTicks {
 			d = uint32(ticks - t.heldTicks)
 		}
-		t.held.Duration = d
+		t.frag.samples[len(t.frag.samples)-1].duration = d
 		t.lastDur = max(d, 1)
-		t.samples = append(t.samples, t.held)
 	} else if !t.started {
-		t.baseTime, t.started = ticks, true
+		t.frag.baseTime, t.started = ticks, true
 	}
-	t.held = &mcfmp4.Sample{IsNonSyncSample: !s.Key, Payload: s.Data}
-	t.heldTicks = ticks
+	t.frag.samples = append(t.frag.samples, sampleMeta{size: uint32(len(s.Data)), nonSync: !s.Key})
+	t.frag.data = append(t.frag.data, s.Data...)
+	t.held, t.heldTicks = true, ticks
 	fw.maxPTS = max(fw.maxPTS, s.PTS)
 	return nil
 }
 
 // flush writes one fragment with every track's complete samples; final also writes the held ones.
 func (fw *Writer) flush(final bool) error {
-	part := mcfmp4.Part{SequenceNumber: fw.seq + 1}
-	for i, t := range fw.tracks {
-		if final && t.held != nil {
-			t.held.Duration = t.lastDur
-			t.samples = append(t.samples, t.held)
-			t.held = nil
+	fw.frag = fw.frag[:0]
+	for _, t := range fw.tracks {
+		f := t.frag
+		if !final && t.held {
+			last := f.samples[len(f.samples)-1]
+			f.samples = f.samples[:len(f.samples)-1]
+			f.data = f.data[:len(f.data)-int(last.size)]
+		} else if t.held {
+			f.samples[len(f.samples)-1].duration = t.lastDur
 		}
-		if len(t.samples) == 0 {
-			continue
+		if len(f.samples) > 0 {
+			fw.frag = append(fw.frag, f)
 		}
-		part.Tracks = append(part.Tracks, &mcfmp4.PartTrack{ID: i + 1, BaseTime: t.baseTime, Samples: t.samples})
-		for _, s := range t.samples {
-			t.baseTime += uint64(s.Duration)
-		}
-		t.samples = nil
 	}
 	fw.hasFrag = false
-	if len(part.Tracks) == 0 {
+	if len(fw.frag) == 0 {
 		return nil
 	}
 	fw.seq++
-	var buf seekablebuffer.Buffer
-	if err := part.Marshal(&buf); err != nil {
-		return fmt.Errorf("marshal fragment: %w", err)
+	fw.out = appendFragment(fw.out[:0], fw.seq, fw.frag)
+	err := fw.write(fw.out)
+	for _, t := range fw.tracks {
+		t.keepHeld(final)
 	}
-	return fw.write(buf.Bytes())
+	return err
+}
+
+// keepHeld starts the track's next fragment with its held sample (none after the last fragment).
+func (t *track) keepHeld(final bool) {
+	var held sampleMeta
+	keep := t.held && !final && len(t.frag.samples) > 0
+	if keep {
+		held = t.frag.samples[len(t.frag.samples)-1]
+	}
+	for _, s := range t.frag.samples[:len(t.frag.samples)-btoi(keep)] {
+		t.frag.baseTime += uint64(s.duration)
+	}
+	if keep {
+		n := copy(t.frag.data, t.frag.data[len(t.frag.data)-int(held.size):])
+		t.frag.data = t.frag.data[:n]
+		t.frag.samples = append(t.frag.samples[:0], held)
+		return
+	}
+	t.frag.samples, t.frag.data = t.frag.samples[:0], t.frag.data[:0]
+	t.held = t.held && !final
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // Close implements segment.Writer.

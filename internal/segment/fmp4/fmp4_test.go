@@ -197,3 +197,25 @@ func TestWriteSampleUnknownTrack(t *testing.T) {
 	require.Error(t, w.WriteSample(segment.Sample{Track: -1, Data: opus[0]}))
 	require.NoError(t, w.Close())
 }
+
+// The writer copies samples: a caller that reuses one buffer for every sample writes the same
+// file as one that hands over fresh slices.
+func TestWriterCopiesSamples(t *testing.T) {
+	for _, tc := range writerCases(t) {
+		t.Run(tc.name, func(t *testing.T) {
+			want := write(t, tc).snapshots
+			f := newSnapshotFile(t, "reused.mp4")
+			w, err := fmp4.New(f, tc.tracks, segment.Options{})
+			require.NoError(t, err)
+			var buf []byte
+			for _, s := range tc.samples {
+				buf = append(buf[:0], s.Data...)
+				s.Data = buf
+				require.NoError(t, w.WriteSample(s))
+				clear(buf) // scribbled at once, as a reused buffer would be
+			}
+			require.NoError(t, w.Close())
+			require.Equal(t, want[len(want)-1], f.snapshots[len(f.snapshots)-1])
+		})
+	}
+}

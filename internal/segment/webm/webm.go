@@ -36,16 +36,18 @@ type Writer struct {
 	written     int64
 	closed      bool
 	blocks      []block
+	data        []byte // the buffered frames' bytes: samples are copied, callers may reuse theirs
 	clusterPTS  time.Duration
 	maxPTS      time.Duration
 	lastDur     time.Duration
 }
 
+// block is one buffered frame; its bytes are data[off:off+size] of the writer's cluster buffer.
 type block struct {
-	track int
-	pts   time.Duration
-	key   bool
-	data  []byte
+	track     int
+	pts       time.Duration
+	key       bool
+	off, size int
 }
 
 type header struct {
@@ -157,7 +159,8 @@ func (ww *Writer) WriteSample(s segment.Sample) error {
 	if len(ww.blocks) == 0 {
 		ww.clusterPTS = s.PTS
 	}
-	ww.blocks = append(ww.blocks, block{track: s.Track, pts: s.PTS, key: s.Key, data: s.Data})
+	ww.blocks = append(ww.blocks, block{track: s.Track, pts: s.PTS, key: s.Key, off: len(ww.data), size: len(s.Data)})
+	ww.data = append(ww.data, s.Data...)
 	if s.PTS > ww.maxPTS {
 		ww.maxPTS = s.PTS
 	}
@@ -179,10 +182,11 @@ func (ww *Writer) flush() error {
 			return errors.New("cluster spans more than 32 s")
 		}
 		c.Cluster.SimpleBlock = append(c.Cluster.SimpleBlock, ebml.Block{
-			TrackNumber: uint64(b.track + 1), Timecode: int16(rel), Keyframe: b.key, Data: [][]byte{b.data},
+			TrackNumber: uint64(b.track + 1), Timecode: int16(rel), Keyframe: b.key,
+			Data: [][]byte{ww.data[b.off : b.off+b.size]},
 		})
 	}
-	ww.blocks = ww.blocks[:0]
+	ww.blocks, ww.data = ww.blocks[:0], ww.data[:0]
 	var buf bytes.Buffer
 	if err := ebml.Marshal(&c, &buf); err != nil {
 		return fmt.Errorf("marshal cluster: %w", err)
