@@ -39,7 +39,10 @@ type Stream struct {
 	stats   []*trackStats
 	reports []SenderReport
 	gop     gopCache
-	subs    atomic.Pointer[[]*Subscriber]
+	// prerolled counts the subscribers that started from the GOP cache and still read: while
+	// one does, the cache is not kept (see Subscribe).
+	prerolled int
+	subs      atomic.Pointer[[]*Subscriber]
 
 	plis, nacks    atomic.Uint64
 	lastKeyRequest atomic.Int64 // unix nanos
@@ -108,7 +111,9 @@ func (s *Stream) Write(p *media.Packet) {
 	if p.Track < len(s.stats) {
 		s.stats[p.Track].observe(p)
 	}
-	s.gop.add(p, s.hub.cfg.GOPCachePackets)
+	if s.prerolled == 0 {
+		s.gop.add(p, s.hub.cfg.GOPCachePackets)
+	}
 	for _, sub := range *s.subs.Load() {
 		sub.push(p)
 	}
@@ -209,6 +214,13 @@ func (s *Stream) Subscribe(opts SubscribeOptions) (*Subscriber, error) {
 		for _, p := range s.gop.packets {
 			sub.push(p)
 		}
+		// The cache exists to pre-roll a recording that starts. While one runs, another start
+		// of the same stream is rare, and a group of pictures per recorded stream (about 1 MB
+		// at 2.5 Mbps) is the largest memory cost of recording many streams: it is dropped
+		// now and rebuilt from the next keyframe once no pre-rolled subscriber is left.
+		s.prerolled++
+		sub.prerolled = true
+		s.gop.reset()
 	}
 	subs := append(append([]*Subscriber(nil), *s.subs.Load()...), sub)
 	s.subs.Store(&subs)
@@ -222,6 +234,9 @@ func (s *Stream) Subscribe(opts SubscribeOptions) (*Subscriber, error) {
 func (s *Stream) unsubscribe(sub *Subscriber) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if sub.prerolled {
+		s.prerolled--
+	}
 	old := *s.subs.Load()
 	subs := make([]*Subscriber, 0, len(old))
 	for _, x := range old {
@@ -279,9 +294,13 @@ func (g *gopCache) add(p *media.Packet, limit int) {
 	}
 	if len(g.packets) >= limit {
 		// A group of pictures too long to cache: start over at the next keyframe.
-		clear(g.packets)
-		g.packets, g.active = g.packets[:0], false
+		g.reset()
 		return
 	}
 	g.packets = append(g.packets, p)
+}
+
+// reset empties the cache (and lets go of its memory) until the next keyframe.
+func (g *gopCache) reset() {
+	g.packets, g.active = nil, false
 }

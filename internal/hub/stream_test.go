@@ -384,3 +384,38 @@ func TestLingerBatchesReads(t *testing.T) {
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 	})
 }
+
+// The group-of-pictures cache pre-rolls a starting recording, then is not kept while that
+// recording reads (its memory is the largest cost of many recorded streams), and is rebuilt
+// from the next keyframe once no pre-rolled subscriber is left.
+func TestGOPCacheKeptOnlyWithoutPrerolledSubscriber(t *testing.T) {
+	h, _ := newTestHub(t, Config{QueuePackets: 64})
+	s, _ := newVideoStream(t, h)
+	defer s.Close()
+	s.Write(videoPacket(1, true))
+	s.Write(videoPacket(2, false))
+
+	first, err := s.Subscribe(SubscribeOptions{FromLastKeyframe: true})
+	require.NoError(t, err)
+	require.Equal(t, []uint16{1, 2}, seqs(readAll(t, first, 2)), "pre-rolled from the cache")
+	s.Write(videoPacket(3, true))
+	s.Write(videoPacket(4, false))
+	require.Equal(t, []uint16{3, 4}, seqs(readAll(t, first, 2)))
+
+	second, err := s.Subscribe(SubscribeOptions{FromLastKeyframe: true})
+	require.NoError(t, err)
+	require.Zero(t, second.Queued(), "no cache while a pre-rolled subscriber reads: wait for a keyframe")
+	s.Write(videoPacket(5, false))
+	s.Write(videoPacket(6, true))
+	require.Equal(t, []uint16{6}, seqs(readAll(t, second, 1)))
+	first.Close()
+	second.Close()
+
+	s.Write(videoPacket(7, false)) // not cached: the cache starts at a keyframe
+	s.Write(videoPacket(8, true))
+	s.Write(videoPacket(9, false))
+	third, err := s.Subscribe(SubscribeOptions{FromLastKeyframe: true})
+	require.NoError(t, err)
+	defer third.Close()
+	require.Equal(t, []uint16{8, 9}, seqs(readAll(t, third, 2)), "cache rebuilt once they left")
+}

@@ -25,6 +25,8 @@ type Subscriber struct {
 	notify   chan struct{}
 	dropped  atomic.Uint64
 	closedBy sync.Once
+	// prerolled: started from the GOP cache (guarded by the stream's lock).
+	prerolled bool
 
 	// Read's own state: one reader goroutine, no lock needed.
 	linger   time.Duration
