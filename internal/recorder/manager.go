@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/vigilrec/vigil/internal/hub"
+	"github.com/vigilrec/vigil/internal/segment"
 )
 
 // AutoMode says which streams are recorded without being asked.
@@ -49,6 +50,8 @@ type Manager struct {
 	sink   Sink
 	events Events
 	log    *slog.Logger
+	// buffers lends every segment writer the buffer it formats a fragment in.
+	buffers segment.BufferPool
 
 	mu       sync.Mutex
 	active   map[string]*Recording // by stream name: recording or waiting

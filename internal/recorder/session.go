@@ -321,7 +321,8 @@ func (s *session) openSegment(au accessUnit, pts time.Duration) error {
 		info.Path = p.PartPath()
 	}
 	f = s.rec.timed(f) // counts and times the writes (stats.go)
-	w, err := newWriter(container, f, tracks, segment.Options{FragmentDuration: s.rec.mgr.cfg.FragmentDuration})
+	w, err := newWriter(container, f, tracks, segment.Options{FragmentDuration: s.rec.mgr.cfg.FragmentDuration,
+		Buffers: &s.rec.mgr.buffers})
 	if err != nil {
 		return errors.Join(fmt.Errorf("start segment: %w", err), f.Abort())
 	}

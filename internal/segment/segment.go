@@ -6,6 +6,7 @@ package segment
 
 import (
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/vigilrec/vigil/internal/media"
@@ -58,6 +59,32 @@ type Writer interface {
 type Options struct {
 	// FragmentDuration is the media time buffered before a write. Default 1 s.
 	FragmentDuration time.Duration
+	// Buffers lends the buffer each fragment is formatted in for the time of its write. One pool
+	// shared by every writer keeps a few such buffers in use instead of one per recording (about
+	// 1 s of media each). Nil: each writer keeps its own.
+	Buffers *BufferPool
+}
+
+// BufferPool lends byte buffers; safe for concurrent use. The zero value is ready.
+type BufferPool struct{ p sync.Pool }
+
+// Get returns an empty buffer, with the capacity of an earlier one when it can.
+func (bp *BufferPool) Get() *[]byte {
+	if bp == nil {
+		return new([]byte)
+	}
+	if b, ok := bp.p.Get().(*[]byte); ok {
+		*b = (*b)[:0]
+		return b
+	}
+	return new([]byte)
+}
+
+// Put gives a buffer back; the caller must not use it afterwards.
+func (bp *BufferPool) Put(b *[]byte) {
+	if bp != nil {
+		bp.p.Put(b)
+	}
 }
 
 // WithDefaults fills unset options.

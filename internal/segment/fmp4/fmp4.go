@@ -32,7 +32,7 @@ type Writer struct {
 	fragPTS time.Duration // PTS of the first sample of the fragment being built
 	hasFrag bool
 	maxPTS  time.Duration
-	out     []byte          // the fragment being written, reused
+	out     *[]byte         // the fragment being written, reused; nil: borrowed from opts.Buffers
 	frag    []fragmentTrack // the fragment's tracks, reused
 }
 
@@ -51,6 +51,9 @@ type track struct {
 func New(w io.WriteSeeker, tracks []segment.Track, opts segment.Options) (*Writer, error) {
 	init := mcfmp4.Init{}
 	fw := &Writer{w: w, opts: opts.WithDefaults()}
+	if fw.opts.Buffers == nil {
+		fw.out = new([]byte)
+	}
 	for i, t := range tracks {
 		c, err := codecOf(t)
 		if err != nil {
@@ -171,8 +174,13 @@ func (fw *Writer) flush(final bool) error {
 		return nil
 	}
 	fw.seq++
-	fw.out = appendFragment(fw.out[:0], fw.seq, fw.frag)
-	err := fw.write(fw.out)
+	out := fw.out
+	if out == nil {
+		out = fw.opts.Buffers.Get()
+		defer fw.opts.Buffers.Put(out)
+	}
+	*out = appendFragment((*out)[:0], fw.seq, fw.frag)
+	err := fw.write(*out)
 	for _, t := range fw.tracks {
 		t.keepHeld(final)
 	}

@@ -219,3 +219,26 @@ func TestWriterCopiesSamples(t *testing.T) {
 		})
 	}
 }
+
+// Writers that borrow their fragment buffer from a shared pool write the same files.
+func TestWriterWithSharedBuffers(t *testing.T) {
+	var pool segment.BufferPool
+	for _, tc := range writerCases(t) {
+		t.Run(tc.name, func(t *testing.T) {
+			want := write(t, tc).snapshots
+			a, b := newSnapshotFile(t, "a.mp4"), newSnapshotFile(t, "b.mp4")
+			wa, err := fmp4.New(a, tc.tracks, segment.Options{Buffers: &pool})
+			require.NoError(t, err)
+			wb, err := fmp4.New(b, tc.tracks, segment.Options{Buffers: &pool})
+			require.NoError(t, err)
+			for _, s := range tc.samples { // interleaved, as recordings flush at any time
+				require.NoError(t, wa.WriteSample(s))
+				require.NoError(t, wb.WriteSample(s))
+			}
+			require.NoError(t, wa.Close())
+			require.NoError(t, wb.Close())
+			require.Equal(t, want[len(want)-1], a.snapshots[len(a.snapshots)-1])
+			require.Equal(t, want[len(want)-1], b.snapshots[len(b.snapshots)-1])
+		})
+	}
+}
