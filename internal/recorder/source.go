@@ -22,7 +22,7 @@ func (s *session) followSource(p *media.Packet) error {
 	if r.ssrc == p.RTP.SSRC {
 		return nil
 	}
-	fresh := newTrackReader(i, s.tracks[i])
+	fresh := s.newReader(i)
 	fresh.ssrc, fresh.hasSSRC = p.RTP.SSRC, true
 	s.readers[i] = fresh
 	s.pending = slices.DeleteFunc(s.pending, func(au accessUnit) bool { return au.track == i })

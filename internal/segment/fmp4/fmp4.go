@@ -31,6 +31,9 @@ type Writer struct {
 	fragPTS time.Duration // PTS of the first sample of the fragment being built
 	hasFrag bool
 	maxPTS  time.Duration
+	// arena holds the payloads of the fragment being built; spare, those of the one before,
+	// reused at the next fragment (held samples move across).
+	arena, spare segment.Arena
 }
 
 type track struct {
@@ -41,6 +44,16 @@ type track struct {
 	heldTicks uint64
 	lastDur   uint32
 	started   bool
+	free      []*mcfmp4.Sample // written samples, reused
+}
+
+func (t *track) newSample() *mcfmp4.Sample {
+	if n := len(t.free); n > 0 {
+		s := t.free[n-1]
+		t.free = t.free[:n-1]
+		return s
+	}
+	return &mcfmp4.Sample{}
 }
 
 // New writes the init segment for tracks to w and returns a writer for the fragments.
@@ -139,7 +152,8 @@ func (fw *Writer) WriteSample(s segment.Sample) error {
 	} else if !t.started {
 		t.baseTime, t.started = ticks, true
 	}
-	t.held = &mcfmp4.Sample{IsNonSyncSample: !s.Key, Payload: s.Data}
+	t.held = t.newSample()
+	*t.held = mcfmp4.Sample{IsNonSyncSample: !s.Key, Payload: fw.arena.Copy(s.Data)}
 	t.heldTicks = ticks
 	fw.maxPTS = max(fw.maxPTS, s.PTS)
 	return nil
@@ -161,7 +175,6 @@ func (fw *Writer) flush(final bool) error {
 		for _, s := range t.samples {
 			t.baseTime += uint64(s.Duration)
 		}
-		t.samples = nil
 	}
 	fw.hasFrag = false
 	if len(part.Tracks) == 0 {
@@ -169,10 +182,29 @@ func (fw *Writer) flush(final bool) error {
 	}
 	fw.seq++
 	var buf seekablebuffer.Buffer
-	if err := part.Marshal(&buf); err != nil {
+	err := part.Marshal(&buf)
+	fw.recycle()
+	if err != nil {
 		return fmt.Errorf("marshal fragment: %w", err)
 	}
 	return fw.write(buf.Bytes())
+}
+
+// recycle takes back the samples and payload copies of a marshalled fragment; the held samples'
+// payloads move to the other arena.
+func (fw *Writer) recycle() {
+	fw.spare.Reset()
+	for _, t := range fw.tracks {
+		for _, s := range t.samples {
+			*s = mcfmp4.Sample{}
+			t.free = append(t.free, s)
+		}
+		t.samples = t.samples[:0]
+		if t.held != nil {
+			t.held.Payload = fw.spare.Copy(t.held.Payload)
+		}
+	}
+	fw.arena, fw.spare = fw.spare, fw.arena
 }
 
 // Close implements segment.Writer.

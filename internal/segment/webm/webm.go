@@ -36,6 +36,7 @@ type Writer struct {
 	written     int64
 	closed      bool
 	blocks      []block
+	arena       segment.Arena // the blocks' data, until the cluster is written
 	clusterPTS  time.Duration
 	maxPTS      time.Duration
 	lastDur     time.Duration
@@ -157,7 +158,7 @@ func (ww *Writer) WriteSample(s segment.Sample) error {
 	if len(ww.blocks) == 0 {
 		ww.clusterPTS = s.PTS
 	}
-	ww.blocks = append(ww.blocks, block{track: s.Track, pts: s.PTS, key: s.Key, data: s.Data})
+	ww.blocks = append(ww.blocks, block{track: s.Track, pts: s.PTS, key: s.Key, data: ww.arena.Copy(s.Data)})
 	if s.PTS > ww.maxPTS {
 		ww.maxPTS = s.PTS
 	}
@@ -182,9 +183,11 @@ func (ww *Writer) flush() error {
 			TrackNumber: uint64(b.track + 1), Timecode: int16(rel), Keyframe: b.key, Data: [][]byte{b.data},
 		})
 	}
-	ww.blocks = ww.blocks[:0]
 	var buf bytes.Buffer
-	if err := ebml.Marshal(&c, &buf); err != nil {
+	err := ebml.Marshal(&c, &buf)
+	ww.blocks = ww.blocks[:0]
+	ww.arena.Reset()
+	if err != nil {
 		return fmt.Errorf("marshal cluster: %w", err)
 	}
 	return ww.write(buf.Bytes())
