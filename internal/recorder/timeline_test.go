@@ -150,3 +150,137 @@ func TestLossNeverCutsTheRecording(t *testing.T) {
 		})
 	}
 }
+
+// TestDiscontinuitiesStartNewSegments: an encoder restart (sequence numbers and timestamps jump)
+// and a 5 s stall each start a new segment, with the reason logged.
+func TestDiscontinuitiesStartNewSegments(t *testing.T) {
+	clip := packetizeClip(t, media.H264, "240p-h264.h264")
+	for _, tc := range []struct {
+		name   string
+		impair func([]avPacket) []avPacket
+		reason string
+		breaks uint64 // tracks whose timeline broke
+	}{
+		{"encoder restart", func(in []avPacket) []avPacket {
+			// From 5 s on, both tracks come from a restarted encoder: new sequence numbers and
+			// timestamps, arriving on time.
+			t0 := in[0].pkt.Arrival
+			for _, p := range in {
+				if p.pkt.Arrival.Sub(t0) >= 5*time.Second {
+					p.pkt.RTP.SequenceNumber += 20000
+					p.pkt.RTP.Timestamp += 0x40000000
+				}
+			}
+			return in
+		}, "rtp timestamps jumped", 2},
+		{"5 s stall", func(in []avPacket) []avPacket {
+			// Nothing is sent from 5 s to 10 s; sequence numbers go on where they stopped.
+			t0 := in[0].pkt.Arrival
+			var out []avPacket
+			skipped := [2]uint16{}
+			for _, p := range in {
+				at := p.pkt.Arrival.Sub(t0)
+				if at >= 5*time.Second && at < 10*time.Second {
+					skipped[p.track]++
+					continue
+				}
+				p.pkt.RTP.SequenceNumber -= skipped[p.track]
+				out = append(out, p)
+			}
+			return out
+		}, "stall: no media for 5", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs logBuffer
+			segs, status := recordPackets(t, clip, tc.impair(avStream(t, clip, 14*time.Second)), logs.logger())
+			require.Len(t, segs, 2, "log:\n%s", logs.String())
+			require.Contains(t, logs.String(), "starting a new segment")
+			require.Contains(t, logs.String(), tc.reason)
+			require.Equal(t, tc.breaks, status.Loss.Discontinuities)
+			require.Zero(t, status.Loss.FramesDropped)
+			require.InDelta(t, 5, segs[0].Duration.Seconds(), 0.15)
+		})
+	}
+}
+
+// TestRetransmissionFillsHole: a packet that comes back 100 ms late (a NACK answer) completes
+// its frame, which is written whole; one that never comes drops its frame, and video skips to the
+// next keyframe, which is requested; a duplicate changes nothing.
+func TestRetransmissionFillsHole(t *testing.T) {
+	clip := packetizeClip(t, media.H264, "240p-h264.h264")
+	const late = 40 // a packet inside an inter frame
+	lost := slices.Index(clip.ticks, clipKeyEvery*clipFrameTicks) + 2
+	require.Equal(t, uint32(clipKeyEvery*clipFrameTicks), clip.ticks[lost], "the lost packet is inside a keyframe")
+	f := newFeeder(clip)
+	r, c := newCollected(clip.info)
+	var delayed *media.Packet
+	for i := range 2 * len(clip.packets) {
+		p := f.next(i)
+		pkt := &media.Packet{RTP: &rtp.Packet{Header: p.RTP.Header.Clone(), Payload: p.RTP.Payload}, Arrival: p.Arrival}
+		switch i {
+		case late:
+			delayed = pkt
+			continue
+		case lost:
+			continue
+		case 77:
+			require.NoError(t, r.push(pkt))
+		}
+		if delayed != nil && pkt.Arrival.Sub(delayed.Arrival) >= 100*time.Millisecond {
+			delayed.Arrival = pkt.Arrival
+			require.NoError(t, r.push(delayed))
+			delayed = nil
+		}
+		require.NoError(t, r.push(pkt))
+	}
+	require.NoError(t, r.flush())
+	loss := c.stats.snapshot()
+	require.Equal(t, uint64(1), loss.HolesFilled)
+	require.Equal(t, uint64(1), loss.FramesRecovered)
+	require.Equal(t, uint64(1), loss.PacketsLost)
+	require.Equal(t, uint64(1), loss.Duplicates)
+	require.Equal(t, uint64(1), loss.FramesDropped)
+	require.Equal(t, uint64(1), loss.KeyframeWaits)
+	require.Positive(t, c.keyRequests)
+	lostFrame := int(clip.ticks[lost] / clipFrameTicks)
+	nextKey := (lostFrame/clipKeyEvery + 1) * clipKeyEvery
+	require.Equal(t, uint64(nextKey-lostFrame-1), loss.FramesSkipped)
+	require.Equal(t, time.Duration(nextKey-lostFrame)*time.Second/30, loss.LongestSkip)
+	require.Len(t, c.aus, 2*clipFrames-(nextKey-lostFrame))
+	for i, au := range c.aus {
+		frame := i
+		if frame >= lostFrame {
+			frame += nextKey - lostFrame
+		}
+		require.Equal(t, int64(clip.ts0)+int64(frame)*clipFrameTicks, au.rtp64, "access unit %d", i)
+		require.Equal(t, frame%clipKeyEvery == 0, au.key, "access unit %d", i)
+	}
+}
+
+// BenchmarkTrackReader is the depacketizing path alone, one RTP packet per op: 1080p H.264 at
+// 2.5 Mbps through reordering and reassembly.
+func BenchmarkTrackReader(b *testing.B) {
+	clip := packetizeClip(b, media.H264, "1080p-h264.h264")
+	var sink discardSink
+	r := newTrackReader(0, clip.info, true, &sink, &lossStats{})
+	f := newFeeder(clip)
+	b.SetBytes(int64(clip.payload / len(clip.packets)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if err := r.push(f.next(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if b.N > 2*len(clip.packets) {
+		require.Positive(b, sink.aus)
+	}
+}
+
+// discardSink counts access units and keeps nothing.
+type discardSink struct{ aus int }
+
+func (d *discardSink) accessUnit(*accessUnit) error     { d.aus++; return nil }
+func (d *discardSink) discontinuity(int, string) error { return nil }
+func (d *discardSink) keyframeNeeded()                 {}

@@ -246,11 +246,15 @@ func (r *trackReader) consume(ts uint32, marker bool, payload []byte, arrival ti
 }
 
 // lose notes n sequence numbers given up: the access unit being assembled is broken, and so is
-// the next one unless its first packet proves it whole.
+// the next one unless its first packet proves it whole. Video then waits for a keyframe: even a
+// frame lost whole is a reference the next ones miss.
 func (r *trackReader) lose(n int) {
 	r.stats.packetsLost.Add(uint64(n))
 	if r.info.Codec == media.Opus {
 		return // every packet is an access unit: the gap stays a gap
+	}
+	if r.video {
+		r.startWait(r.rtp64)
 	}
 	if r.asm.active {
 		r.asm.broken = true
