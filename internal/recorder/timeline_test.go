@@ -281,6 +281,6 @@ func BenchmarkTrackReader(b *testing.B) {
 // discardSink counts access units and keeps nothing.
 type discardSink struct{ aus int }
 
-func (d *discardSink) accessUnit(*accessUnit) error     { d.aus++; return nil }
+func (d *discardSink) accessUnit(*accessUnit) error    { d.aus++; return nil }
 func (d *discardSink) discontinuity(int, string) error { return nil }
 func (d *discardSink) keyframeNeeded()                 {}

@@ -426,4 +426,3 @@ func TestTrackReaderH265SplitAccessUnit(t *testing.T) {
 	require.Equal(t, []byte{0x42, 0x01, 's'}, tracks[0].SPS)
 	require.Equal(t, []byte{0x44, 0x01, 'p'}, tracks[0].PPS)
 }
-
