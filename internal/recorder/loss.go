@@ -63,3 +63,23 @@ func (l Loss) logSummary(log *slog.Logger) {
 		"frames_dropped", l.FramesDropped, "frames_skipped", l.FramesSkipped, "keyframe_waits", l.KeyframeWaits,
 		"skipped", l.Skipped, "longest_skip", l.LongestSkip, "discontinuities", l.Discontinuities)
 }
+
+func (l Loss) add(o Loss) Loss {
+	return Loss{PacketsLost: l.PacketsLost + o.PacketsLost, PacketsLate: l.PacketsLate + o.PacketsLate,
+		Duplicates: l.Duplicates + o.Duplicates, HolesFilled: l.HolesFilled + o.HolesFilled,
+		FramesRecovered: l.FramesRecovered + o.FramesRecovered, FramesDropped: l.FramesDropped + o.FramesDropped,
+		FramesSkipped: l.FramesSkipped + o.FramesSkipped, KeyframeWaits: l.KeyframeWaits + o.KeyframeWaits,
+		Skipped: l.Skipped + o.Skipped, LongestSkip: max(l.LongestSkip, o.LongestSkip),
+		Discontinuities: l.Discontinuities + o.Discontinuities}
+}
+
+// Loss adds up what every recording of the manager did about loss since it started.
+func (m *Manager) Loss() Loss {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	total := m.finishedLoss
+	for _, r := range m.active {
+		total = total.add(r.loss.snapshot())
+	}
+	return total
+}

@@ -48,4 +48,6 @@ func NewClientAPIWithWire(log *slog.Logger, wire interceptor.Factory) (*webrtc.A
 // registryFactory builds a whole registry's chain as one interceptor.
 type registryFactory struct{ reg *interceptor.Registry }
 
-func (f registryFactory) NewInterceptor(id string) (interceptor.Interceptor, error) { return f.reg.Build(id) }
+func (f registryFactory) NewInterceptor(id string) (interceptor.Interceptor, error) {
+	return f.reg.Build(id)
+}
