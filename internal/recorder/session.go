@@ -30,6 +30,12 @@ type session struct {
 	retryAt   time.Time // after a storage failure, no new segment before this (arrival clock)
 	now       time.Time // arrival time of the newest packet: the session's clock
 	keyAsked  bool      // a keyframe was requested to open the next segment
+
+	// Audio waiting for the video to catch up (session_hold.go).
+	held        []heldAudio
+	holdFree    [][]byte
+	lastVideo   time.Duration
+	videoPlaced bool
 }
 
 type trackBase struct {
@@ -85,6 +91,9 @@ func (s *session) run(ctx context.Context) error {
 					return s.closeSegment(err)
 				}
 			}
+			if err := s.releaseAllAudio(); err != nil {
+				return s.closeSegment(err)
+			}
 			if cerr := s.closeSegment(nil); cerr != nil {
 				return cerr
 			}
@@ -135,6 +144,10 @@ func (s *session) keyframeNeeded() { s.stream.RequestKeyframe() }
 func (s *session) discontinuity(track int, reason string) error {
 	s.rec.log.Warn("timeline discontinuity: starting a new segment", "track", track, "reason", reason)
 	s.rec.loss.discontinuities.Add(1)
+	if err := s.releaseAllAudio(); err != nil {
+		return err
+	}
+	s.videoPlaced = false
 	if err := s.closeSegment(nil); err != nil {
 		return err
 	}
@@ -213,6 +226,15 @@ func (s *session) pts(au *accessUnit) time.Duration {
 // never end the recording: the segment is closed at its last whole fragment, the failure is shown
 // in the recording's status, and a new segment is tried after writeRetry.
 func (s *session) place(au *accessUnit, pts time.Duration) error {
+	if s.holdsAudio(au, pts) {
+		return s.holdAudio(au, pts)
+	}
+	if au.track == s.video {
+		// The audio before this frame goes where the video before it went.
+		if err := s.releaseAudio(pts); err != nil {
+			return err
+		}
+	}
 	if reason, paused := s.rec.mgr.pausedReason(); paused {
 		if s.seg != nil {
 			_ = s.closeSegment(nil) // reported through the segment's events
@@ -261,9 +283,17 @@ func (s *session) place(au *accessUnit, pts time.Duration) error {
 			return s.place(au, pts)
 		}
 	}
+	return s.write(au, pts)
+}
+
+// write writes an access unit into the open segment.
+func (s *session) write(au *accessUnit, pts time.Duration) error {
 	rel := pts - s.seg.start
 	if rel < 0 {
 		return nil // audio from just before the cut: it belongs to the previous segment
+	}
+	if au.track == s.video {
+		s.lastVideo, s.videoPlaced = pts, true
 	}
 	before := s.seg.w.Bytes()
 	if err := s.seg.w.WriteSample(segment.Sample{Track: s.seg.trackIndex[au.track], PTS: rel, Key: au.key, Data: au.data}); err != nil {

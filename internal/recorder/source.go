@@ -30,6 +30,11 @@ func (s *session) followSource(p *media.Packet) error {
 		return nil
 	}
 	s.rec.log.Info("new RTP source: starting a new segment", "track", i)
+	s.rec.loss.discontinuities.Add(1)
+	if err := s.releaseAllAudio(); err != nil {
+		return err
+	}
+	s.videoPlaced = false
 	if err := s.closeSegment(nil); err != nil {
 		return err
 	}

@@ -55,7 +55,7 @@ func avStream(t *testing.T, clip *rtpClip, length time.Duration) []avPacket {
 
 // recordPackets records packets (already impaired) through a hub stream into files, and returns
 // the closed segments and the recording's final status.
-func recordPackets(t *testing.T, clip *rtpClip, packets []avPacket, log *slog.Logger) ([]SegmentInfo, Status) {
+func recordPackets(t *testing.T, clip *rtpClip, packets []avPacket, log *slog.Logger, opts ...Options) ([]SegmentInfo, Status) {
 	t.Helper()
 	h := hub.New(hub.Config{QueuePackets: 1 << 16})
 	st, err := h.Create("lossy", quietSource{})
@@ -63,7 +63,11 @@ func recordPackets(t *testing.T, clip *rtpClip, packets []avPacket, log *slog.Lo
 	st.SetTracks([]hub.TrackInfo{clip.info, opusTrack()})
 	events := &closedSegments{}
 	m := NewManager(Config{Formats: Formats{}, FragmentDuration: time.Second}, h, dirSink{t.TempDir()}, events, log)
-	status, err := m.Start("lossy", Options{Formats: Formats{}})
+	opt := Options{Formats: Formats{}}
+	if len(opts) > 0 {
+		opt = opts[0]
+	}
+	status, err := m.Start("lossy", opt)
 	require.NoError(t, err)
 	for st.Snapshot().Subscribers == 0 { // the recording subscribes from its goroutine
 		time.Sleep(time.Millisecond)
@@ -284,3 +288,23 @@ type discardSink struct{ aus int }
 func (d *discardSink) accessUnit(*accessUnit) error    { d.aus++; return nil }
 func (d *discardSink) discontinuity(int, string) error { return nil }
 func (d *discardSink) keyframeNeeded()                 {}
+
+// TestRotationWithLateKeyframes: when every keyframe but the first arrives 150 ms late (a packet of it was
+// retransmitted), the audio that arrived meanwhile still goes to the side of the cut its time
+// belongs to: segments follow each other without gap or overlap beyond one frame.
+func TestRotationWithLateKeyframes(t *testing.T) {
+	clip := packetizeClip(t, media.H264, "240p-h264.h264")
+	in := avStream(t, clip, 13*time.Second)
+	for _, p := range in {
+		if p.track == 0 && p.index >= len(clip.packets) && clip.ticks[p.index%len(clip.packets)]%(clipKeyEvery*clipFrameTicks) == 0 {
+			p.pkt.Arrival = p.pkt.Arrival.Add(150 * time.Millisecond)
+		}
+	}
+	slices.SortStableFunc(in, func(a, b avPacket) int { return a.pkt.Arrival.Compare(b.pkt.Arrival) })
+	segs, _ := recordPackets(t, clip, in, discardLogger(), Options{Formats: Formats{}, Rotation: Rotation{Duration: 2 * time.Second}})
+	require.GreaterOrEqual(t, len(segs), 5)
+	for i := 1; i < len(segs); i++ {
+		gap := segs[i].Start.Sub(segs[i-1].End)
+		require.Less(t, gap.Abs(), 40*time.Millisecond, "gap or overlap between segments %d and %d", i, i+1)
+	}
+}
