@@ -16,6 +16,8 @@ func (s *session) followSource(p *media.Packet) error {
 	i := p.Track
 	r := s.readers[i]
 	if !r.hasSSRC {
+		s.refreshTrack(i)
+		r = s.readers[i]
 		r.ssrc, r.hasSSRC = p.RTP.SSRC, true
 		return nil
 	}
@@ -41,4 +43,17 @@ func (s *session) followSource(p *media.Packet) error {
 	s.originSet, s.bases, s.pending = false, make([]trackBase, len(s.tracks)), nil
 	s.stream.RequestKeyframe()
 	return nil
+}
+
+// refreshTrack takes track i's description again at its first packet: a publisher declares its
+// tracks with the first codec negotiated and corrects them (hub.Stream.SetTrack) before the
+// track's first packet, once its media shows the codec it really sends. A recording that
+// started before that (an automatic one, at once) would otherwise depacketize VP8 as H.264.
+func (s *session) refreshTrack(i int) {
+	tracks := s.stream.Tracks()
+	if i >= len(tracks) || tracks[i] == s.tracks[i] {
+		return
+	}
+	s.tracks[i] = tracks[i]
+	s.readers[i] = s.newReader(i)
 }

@@ -79,7 +79,7 @@ func h265AccessUnits(data []byte) [][]byte {
 
 // TestMediaPathPlayable sends every video codec as a pion publisher would, at MTU 1200, through
 // the track reader and into the segment writer its container takes, and has ffprobe and ffmpeg
-// read the file back: every frame but the last (still waiting in the sample builder) is there,
+// read the file back: every frame, the last one included (complete at its marker bit), is there,
 // and decodes without error.
 func TestMediaPathPlayable(t *testing.T) {
 	needFFmpeg(t)

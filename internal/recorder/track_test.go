@@ -269,7 +269,7 @@ func newFeeder(c *rtpClip) *feeder {
 }
 
 // next returns packet i of the endless loop. The clip's own packets are renumbered in place:
-// by the time a packet comes round again the sample builder has long released it.
+// by the time a packet comes round again the reader has long handed it on (it keeps no packet).
 func (f *feeder) next(i int) *media.Packet {
 	n := len(f.clip.packets)
 	loop, off := i/n, i%n
