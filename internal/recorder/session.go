@@ -173,6 +173,16 @@ func (s *session) handle(au *accessUnit) error {
 			return nil
 		}
 		s.setOrigin(au)
+		// The keyframe opens the segment first; then the audio that arrived before it (while it
+		// was reassembled or retransmitted) is placed, the part from time zero on kept.
+		err := s.place(au, s.pts(au))
+		pending := s.pending
+		s.pending = nil
+		for i := range pending {
+			// Errors surface on the next sample.
+			_ = s.handle(&pending[i])
+		}
+		return err
 	}
 	return s.place(au, s.pts(au))
 }
@@ -191,12 +201,6 @@ func (s *session) setOrigin(au *accessUnit) {
 	}
 	s.originSet = true
 	s.origin = s.wallOf(au)
-	pending := s.pending
-	s.pending = nil
-	for i := range pending {
-		// Replayed once the origin exists; errors surface on the next sample.
-		_ = s.handle(&pending[i])
-	}
 }
 
 func (s *session) wallOf(au *accessUnit) time.Time {

@@ -3,7 +3,10 @@ package recorder
 import (
 	"bytes"
 	"log/slog"
+	"os/exec"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -307,4 +310,63 @@ func TestRotationWithLateKeyframes(t *testing.T) {
 		gap := segs[i].Start.Sub(segs[i-1].End)
 		require.Less(t, gap.Abs(), 40*time.Millisecond, "gap or overlap between segments %d and %d", i, i+1)
 	}
+}
+
+// BenchmarkTrackReaderReordered is BenchmarkTrackReader with one packet in 50 overtaken by the
+// three after it (a retransmission filling its hole): the buffered path, which copies into
+// reused slots.
+func BenchmarkTrackReaderReordered(b *testing.B) {
+	clip := packetizeClip(b, media.H264, "1080p-h264.h264")
+	var sink discardSink
+	r := newTrackReader(0, clip.info, true, &sink, &lossStats{})
+	f := newFeeder(clip)
+	pkts := make([]media.Packet, 4)
+	hdrs := make([]rtp.Packet, 4)
+	b.SetBytes(int64(clip.payload / len(clip.packets)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += 4 {
+		for k := range pkts {
+			pkts[k] = *f.next(i + k)
+			hdrs[k] = *pkts[k].RTP
+			pkts[k].RTP = &hdrs[k]
+		}
+		order := [4]int{0, 1, 2, 3}
+		if i%48 == 0 {
+			order = [4]int{1, 2, 3, 0}
+		}
+		for _, k := range order {
+			if err := r.push(&pkts[k]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// TestAudioWaitsForLateFirstKeyframe: the first keyframe completes 200 ms late (one of its
+// packets is retransmitted); the audio that arrived meanwhile is in the file from its start, so
+// audio and video start together.
+func TestAudioWaitsForLateFirstKeyframe(t *testing.T) {
+	needFFmpeg(t)
+	clip := packetizeClip(t, media.H264, "240p-h264.h264")
+	in := avStream(t, clip, 4*time.Second)
+	for _, p := range in {
+		if p.track == 0 && p.index == 1 {
+			p.pkt.Arrival = p.pkt.Arrival.Add(200 * time.Millisecond)
+		}
+	}
+	slices.SortStableFunc(in, func(a, b avPacket) int { return a.pkt.Arrival.Compare(b.pkt.Arrival) })
+	segs, status := recordPackets(t, clip, in, discardLogger())
+	require.Len(t, segs, 1)
+	require.Equal(t, uint64(1), status.Loss.HolesFilled)
+	out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "stream=codec_name,start_time",
+		"-of", "csv=p=0", segs[0].Path).CombinedOutput()
+	require.NoError(t, err, string(out))
+	starts := map[string]float64{}
+	for _, line := range strings.Fields(string(out)) {
+		codec, start, _ := strings.Cut(line, ",")
+		starts[codec], err = strconv.ParseFloat(start, 64)
+		require.NoError(t, err, line)
+	}
+	require.InDelta(t, starts["h264"], starts["opus"], 0.025, "ffprobe: %s", out)
 }
