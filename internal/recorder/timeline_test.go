@@ -370,3 +370,24 @@ func TestAudioWaitsForLateFirstKeyframe(t *testing.T) {
 	}
 	require.InDelta(t, starts["h264"], starts["opus"], 0.025, "ffprobe: %s", out)
 }
+
+// TestQueueOverflowNeverCuts: 2.5 s of a 1080p stream missing on both tracks (a subscriber queue
+// that overflowed under load; more packets than the reorder buffer's ring) is loss: the segment
+// goes on, video waits for the next keyframe.
+func TestQueueOverflowNeverCuts(t *testing.T) {
+	clip := packetizeClip(t, media.H264, "1080p-h264.h264")
+	in := avStream(t, clip, 10*time.Second)
+	t0 := in[0].pkt.Arrival
+	in = slices.DeleteFunc(in, func(p avPacket) bool {
+		at := p.pkt.Arrival.Sub(t0)
+		return at >= 3*time.Second && at < 5500*time.Millisecond
+	})
+	var logs logBuffer
+	segs, status := recordPackets(t, clip, in, logs.logger())
+	require.Len(t, segs, 1, "log:\n%s", logs.String())
+	require.InDelta(t, 10, segs[0].Duration.Seconds(), 0.15)
+	require.Zero(t, status.Loss.Discontinuities)
+	require.Equal(t, uint64(1), status.Loss.KeyframeWaits)
+	require.Greater(t, status.Loss.PacketsLost, uint64(512))
+	require.InDelta(t, 3, status.Loss.LongestSkip.Seconds(), 0.1, "from 3 s to the keyframe at 6 s")
+}
