@@ -56,13 +56,37 @@ type recordingJSON struct {
 	Rotation       string     `json:"rotation"`
 	Template       string     `json:"template"`
 	Error          string     `json:"error,omitempty"`
+	Loss           lossJSON   `json:"loss"`
+}
+
+// lossJSON is what a recording did about lost, late and reordered packets (recorder.Loss);
+// durations in seconds.
+type lossJSON struct {
+	PacketsLost     uint64  `json:"packetsLost"`
+	PacketsLate     uint64  `json:"packetsLate"`
+	Duplicates      uint64  `json:"duplicates"`
+	HolesFilled     uint64  `json:"holesFilled"`
+	FramesRecovered uint64  `json:"framesRecovered"`
+	FramesDropped   uint64  `json:"framesDropped"`
+	FramesSkipped   uint64  `json:"framesSkipped"`
+	KeyframeWaits   uint64  `json:"keyframeWaits"`
+	Skipped         float64 `json:"skipped"`
+	LongestSkip     float64 `json:"longestSkip"`
+	Discontinuities uint64  `json:"discontinuities"`
+}
+
+func toLossJSON(l recorder.Loss) lossJSON {
+	return lossJSON{PacketsLost: l.PacketsLost, PacketsLate: l.PacketsLate, Duplicates: l.Duplicates,
+		HolesFilled: l.HolesFilled, FramesRecovered: l.FramesRecovered, FramesDropped: l.FramesDropped,
+		FramesSkipped: l.FramesSkipped, KeyframeWaits: l.KeyframeWaits, Skipped: l.Skipped.Seconds(),
+		LongestSkip: l.LongestSkip.Seconds(), Discontinuities: l.Discontinuities}
 }
 
 func toRecordingJSON(s recorder.Status) recordingJSON {
 	out := recordingJSON{ID: s.ID, Stream: s.Stream, MediaSessionID: s.MediaSessionID, State: string(s.State),
 		Automatic: s.Automatic, StartedAt: s.Started.UTC(), Bytes: s.Bytes, Duration: s.Duration.Seconds(),
 		Segments: s.Segments, CurrentFile: s.CurrentFile, Files: s.Files, Rotation: s.Rotation,
-		Template: s.Template, Error: s.Error}
+		Template: s.Template, Error: s.Error, Loss: toLossJSON(s.Loss)}
 	if out.Files == nil {
 		out.Files = []string{}
 	}

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/vigilrec/vigil/internal/config"
+	"github.com/vigilrec/vigil/internal/publish"
 )
 
 func run(args ...string) (int, string, string) {
@@ -60,4 +62,31 @@ func TestPublishEndpointTemplate(t *testing.T) {
 	f.url = "http://m:8889/{name}/whip"
 	_, url = f.endpoint(2)
 	require.Equal(t, "http://m:8889/Stream-2/whip", url)
+}
+
+func TestPublishImpairmentFlags(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		flags publishFlags
+		want  *publish.Impairment
+		err   bool
+	}{
+		{"none", publishFlags{}, nil, false},
+		{"loss in bursts", publishFlags{lossPct: 2, burst: "5-20", seed: 7},
+			&publish.Impairment{LossPct: 2, BurstMin: 5, BurstMax: 20, Seed: 7}, false},
+		{"jitter and duplicates", publishFlags{jitter: 50 * time.Millisecond, duplicatePct: 3},
+			&publish.Impairment{Jitter: 50 * time.Millisecond, DuplicatePct: 3}, false},
+		{"bad burst", publishFlags{lossPct: 2, burst: "20-5"}, nil, true},
+		{"bad percentage", publishFlags{lossPct: 120}, nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.flags.impairment()
+			if tc.err {
+				require.ErrorIs(t, err, errUsage)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, got)
+		})
+	}
 }

@@ -25,6 +25,10 @@ type publishFlags struct {
 	count                                                   int
 	duration, audioDelay                                    time.Duration
 	noAudio, noVideo                                        bool
+	lossPct, reorderPct, duplicatePct                       float64
+	burst                                                   string
+	jitter                                                  time.Duration
+	seed                                                    uint64
 }
 
 func (f *publishFlags) register(fs *flag.FlagSet) {
@@ -40,6 +44,34 @@ func (f *publishFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.noVideo, "no-video", false, "publish audio only")
 	fs.DurationVar(&f.duration, "duration", 0, "stop after this long (0: until interrupted)")
 	fs.DurationVar(&f.audioDelay, "audio-delay", 0, "start audio this long after video")
+	fs.Float64Var(&f.lossPct, "loss-pct", 0, "drop this percentage of RTP packets next to the wire (retransmissions too)")
+	fs.StringVar(&f.burst, "burst", "", "lose packets in bursts of N or MIN-MAX packets (with --loss-pct), e.g. 5-20")
+	fs.Float64Var(&f.reorderPct, "reorder-pct", 0, "hold back this percentage of RTP packets by up to 30 ms so later ones overtake them")
+	fs.DurationVar(&f.jitter, "jitter", 0, "delay every RTP packet by a random time up to this, order kept")
+	fs.Float64Var(&f.duplicatePct, "duplicate-pct", 0, "send this percentage of RTP packets twice")
+	fs.Uint64Var(&f.seed, "seed", 0, "seed of the impairment's random choices, for reproducible runs (0: random)")
+}
+
+// impairment returns the impairment the flags ask for; nil for none.
+func (f *publishFlags) impairment() (*publish.Impairment, error) {
+	im := &publish.Impairment{LossPct: f.lossPct, ReorderPct: f.reorderPct, Jitter: f.jitter,
+		DuplicatePct: f.duplicatePct, Seed: f.seed}
+	for _, pct := range []float64{f.lossPct, f.reorderPct, f.duplicatePct} {
+		if pct < 0 || pct > 100 {
+			return nil, fmt.Errorf("%w: percentages are 0 to 100", errUsage)
+		}
+	}
+	if f.burst != "" {
+		lo, hi, err := publish.ParseBurst(f.burst)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errUsage, err)
+		}
+		im.BurstMin, im.BurstMax = lo, hi
+	}
+	if !im.Active() {
+		return nil, nil
+	}
+	return im, nil
 }
 
 func (f *publishFlags) clips() (video, audio *publish.Clip, err error) {
@@ -93,6 +125,10 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	impair, err := f.impairment()
+	if err != nil {
+		return err
+	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	api, err := rtc.NewClientAPI(log)
 	if err != nil {
@@ -117,7 +153,7 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
 			s, err := publish.Start(startCtx, publish.Options{Endpoint: url, Video: video, Audio: audio,
-				AudioDelay: f.audioDelay, API: api, Log: log})
+				AudioDelay: f.audioDelay, API: api, Log: log, Impair: impair})
 			if err != nil {
 				errs[i] = fmt.Errorf("%s: %w", name, err)
 				return

@@ -28,6 +28,10 @@ type core struct {
 	nacks, plis, subs, subDrops, streamDegraded         *prometheus.Desc
 	// Recorder.
 	recorders, recordersActive, writes, written, segments, writeErrors *prometheus.Desc
+	// Recorder loss handling: totals, and per recorded stream (capped).
+	lossPackets, holesFilled, framesRecovered, framesDropped, framesSkipped *prometheus.Desc
+	keyframeWaits, skipped, discontinuities                                 *prometheus.Desc
+	recFramesDropped, recFramesRecovered, recSkipped                        *prometheus.Desc
 	// Media socket.
 	udpBuffer, udpDrops *prometheus.Desc
 	// WCS families.
@@ -80,6 +84,17 @@ func newCore(cfg Config, src Sources, det *Detector) *core {
 		c.written = d("vigil_recorder_bytes_written_total", "Bytes written to segment files.")
 		c.segments = d("vigil_recorder_segments_closed_total", "Segment files made final.")
 		c.writeErrors = d("vigil_recorder_write_errors_total", "Write, seek and commit calls on segment files that failed.")
+		c.lossPackets = d("vigil_recorder_packets_lost_total", "RTP packets recordings gave up waiting for (never received in time).")
+		c.holesFilled = d("vigil_recorder_holes_filled_total", "Out-of-order packets (retransmissions) that arrived in time to complete their frame.")
+		c.framesRecovered = d("vigil_recorder_frames_recovered_total", "Frames written whole thanks to retransmitted or reordered packets.")
+		c.framesDropped = d("vigil_recorder_frames_dropped_total", "Video frames dropped as incomplete (never written broken).")
+		c.framesSkipped = d("vigil_recorder_frames_skipped_total", "Whole video frames skipped while waiting for a keyframe after a dropped one.")
+		c.keyframeWaits = d("vigil_recorder_keyframe_waits_total", "Waits for a keyframe after a dropped video frame.")
+		c.skipped = d("vigil_recorder_skipped_seconds_total", "Video time skipped waiting for keyframes.")
+		c.discontinuities = d("vigil_recorder_discontinuities_total", "New segments started because a track's timeline broke (encoder restart, stall, new source).")
+		c.recFramesDropped = d("vigil_recording_frames_dropped_total", "Video frames the stream's recording dropped as incomplete.", "stream")
+		c.recFramesRecovered = d("vigil_recording_frames_recovered_total", "Frames the stream's recording wrote whole thanks to retransmissions.", "stream")
+		c.recSkipped = d("vigil_recording_skipped_seconds_total", "Video time the stream's recording skipped waiting for keyframes.", "stream")
 	}
 	return c
 }
@@ -88,7 +103,9 @@ func (c *core) descs() []*prometheus.Desc {
 	all := []*prometheus.Desc{c.streamsIn, c.streamsPending, c.streamsOut, c.subscribers, c.degraded,
 		c.degradedReason, c.mediaIn, c.seriesLimit, c.omitted, c.info, c.packets, c.bytes, c.lost, c.bitrate,
 		c.fps, c.keyframes, c.nacks, c.plis, c.subs, c.subDrops, c.streamDegraded, c.recorders,
-		c.recordersActive, c.writes, c.written, c.segments, c.writeErrors, c.wcsStreams, c.wcsDegraded,
+		c.recordersActive, c.writes, c.written, c.segments, c.writeErrors, c.lossPackets, c.holesFilled,
+		c.framesRecovered, c.framesDropped, c.framesSkipped, c.keyframeWaits, c.skipped, c.discontinuities,
+		c.recFramesDropped, c.recFramesRecovered, c.recSkipped, c.wcsStreams, c.wcsDegraded,
 		c.wcsRecording, c.wcsCore, c.wcsGC}
 	if c.src.Socket != nil {
 		all = append(all, c.udpBuffer, c.udpDrops)
@@ -166,6 +183,7 @@ func (c *core) Collect(ch chan<- prometheus.Metric) {
 		counter(c.written, float64(st.BytesWritten))
 		counter(c.segments, float64(st.SegmentsClosed))
 		counter(c.writeErrors, float64(st.WriteErrors))
+		c.collectLoss(ch, st.Loss, statuses)
 	}
 	if c.src.Socket != nil {
 		udp, err := c.src.Socket.UDPStats()
@@ -260,5 +278,29 @@ func (c *core) streamSeries(ch chan<- prometheus.Metric, snap hub.Snapshot, reas
 	gauge(c.subDrops, float64(snap.SubscriberDrops), name)
 	for _, r := range reasons {
 		gauge(c.streamDegraded, 1, name, r)
+	}
+}
+
+// collectLoss sends the recorder's loss totals, and the loss series of the first StreamSeries
+// recordings.
+func (c *core) collectLoss(ch chan<- prometheus.Metric, l recorder.Loss, statuses []recorder.Status) {
+	counter := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+	}
+	counter(c.lossPackets, float64(l.PacketsLost))
+	counter(c.holesFilled, float64(l.HolesFilled))
+	counter(c.framesRecovered, float64(l.FramesRecovered))
+	counter(c.framesDropped, float64(l.FramesDropped))
+	counter(c.framesSkipped, float64(l.FramesSkipped))
+	counter(c.keyframeWaits, float64(l.KeyframeWaits))
+	counter(c.skipped, l.Skipped.Seconds())
+	counter(c.discontinuities, float64(l.Discontinuities))
+	for i, s := range statuses {
+		if i >= c.cfg.StreamSeries {
+			break
+		}
+		counter(c.recFramesDropped, float64(s.Loss.FramesDropped), s.Stream)
+		counter(c.recFramesRecovered, float64(s.Loss.FramesRecovered), s.Stream)
+		counter(c.recSkipped, s.Loss.Skipped.Seconds(), s.Stream)
 	}
 }

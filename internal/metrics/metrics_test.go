@@ -459,3 +459,30 @@ func TestEverySeriesDocumented(t *testing.T) {
 			"docs/metrics.md lacks %s", name)
 	}
 }
+
+// The recorder's loss figures: totals over every recording, and per recorded stream.
+func TestRecorderLossSeries(t *testing.T) {
+	loss := recorder.Loss{PacketsLost: 7, HolesFilled: 40, FramesRecovered: 30, FramesDropped: 2, FramesSkipped: 9,
+		KeyframeWaits: 2, Skipped: 1500 * time.Millisecond, Discontinuities: 1}
+	rec := &fakeRecorders{stats: recorder.Stats{Loss: loss},
+		active: []recorder.Status{{Stream: "cam", State: recorder.StateRecording, Loss: loss}}}
+	fams, _ := scrape(t, Config{StreamSeries: 10}, Sources{Streams: hub.New(hub.Config{}), Recorders: rec})
+	for name, want := range map[string]float64{
+		"vigil_recorder_packets_lost_total": 7, "vigil_recorder_holes_filled_total": 40,
+		"vigil_recorder_frames_recovered_total": 30, "vigil_recorder_frames_dropped_total": 2,
+		"vigil_recorder_frames_skipped_total": 9, "vigil_recorder_keyframe_waits_total": 2,
+		"vigil_recorder_skipped_seconds_total": 1.5, "vigil_recorder_discontinuities_total": 1,
+	} {
+		got, ok := value(t, fams, name)
+		require.True(t, ok, name)
+		require.InDelta(t, want, got, 1e-9, name)
+	}
+	for name, want := range map[string]float64{
+		"vigil_recording_frames_dropped_total": 2, "vigil_recording_frames_recovered_total": 30,
+		"vigil_recording_skipped_seconds_total": 1.5,
+	} {
+		got, ok := value(t, fams, name, "stream", "cam")
+		require.True(t, ok, name)
+		require.InDelta(t, want, got, 1e-9, name)
+	}
+}

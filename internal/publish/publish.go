@@ -16,6 +16,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	pionmedia "github.com/pion/webrtc/v4/pkg/media"
 
+	"github.com/vigilrec/vigil/internal/rtc"
 	"github.com/vigilrec/vigil/internal/whip"
 )
 
@@ -34,6 +35,10 @@ type Options struct {
 	// interceptors see it, so it is never retransmitted: real, unrecoverable loss (10 drops
 	// 10%). 0 drops nothing. For tests of loss handling.
 	DropEvery int
+	// Impair, when active, impairs the session's RTP next to the wire (loss, bursts,
+	// reordering, jitter, duplicates; retransmissions included). The session then builds its
+	// own API with rtc.NewClientAPIWithWire, and API is not used.
+	Impair *Impairment
 	// API builds the peer connection; see rtc.NewClientAPI.
 	API *webrtc.API
 	// Client posts the offer; the zero value works.
@@ -51,6 +56,7 @@ type Session struct {
 	failed   chan struct{}
 	failOnce sync.Once
 
+	impair       *impairer // nil without impairment
 	restartVideo atomic.Bool
 	videoFrames  atomic.Uint64
 	audioFrames  atomic.Uint64
@@ -70,11 +76,20 @@ func Start(ctx context.Context, opts Options) (*Session, error) {
 	if opts.Client == nil {
 		opts.Client = &whip.Client{}
 	}
+	var imp *impairer
+	if opts.Impair != nil && opts.Impair.Active() {
+		imp = newImpairer(*opts.Impair)
+		api, err := rtc.NewClientAPIWithWire(opts.Log, imp)
+		if err != nil {
+			return nil, err
+		}
+		opts.API = api
+	}
 	pc, err := opts.API.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return nil, fmt.Errorf("new peer connection: %w", err)
 	}
-	s := &Session{opts: opts, pc: pc, failed: make(chan struct{})}
+	s := &Session{opts: opts, pc: pc, failed: make(chan struct{}), impair: imp}
 	var vTrack, aTrack *webrtc.TrackLocalStaticSample
 	var vSender *webrtc.RTPSender
 	if opts.Video != nil {
@@ -212,14 +227,20 @@ type Stats struct {
 	VideoFrames, AudioFrames, KeyframeRequests uint64
 	// FirstVideoAt and FirstAudioAt are when the first frame of each track was sent.
 	FirstVideoAt, FirstAudioAt time.Time
+	// Impaired counts what Options.Impair did to the packets.
+	Impaired ImpairStats
 }
 
 // Stats returns what was sent so far.
 func (s *Session) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Stats{VideoFrames: s.videoFrames.Load(), AudioFrames: s.audioFrames.Load(), KeyframeRequests: s.plis.Load(),
+	st := Stats{VideoFrames: s.videoFrames.Load(), AudioFrames: s.audioFrames.Load(), KeyframeRequests: s.plis.Load(),
 		FirstVideoAt: s.firstVideoAt, FirstAudioAt: s.firstAudioAt}
+	if s.impair != nil {
+		st.Impaired = s.impair.stats()
+	}
+	return st
 }
 
 // Close ends the session: DELETE on the resource (errors are returned but the local side is

@@ -62,6 +62,8 @@ type Manager struct {
 	wg       sync.WaitGroup
 	stats    managerStats // write counters (stats.go)
 
+	finishedLoss Loss // of the recordings that ended (loss.go)
+
 	paused      bool
 	pauseReason string
 	written     int64
@@ -152,6 +154,7 @@ func (m *Manager) finished(r *Recording) {
 	if m.active[r.status.Stream] == r {
 		delete(m.active, r.status.Stream)
 	}
+	m.finishedLoss = m.finishedLoss.add(r.loss.snapshot())
 	for len(m.order) > maxHistory {
 		delete(m.byID, m.order[0])
 		m.order = m.order[1:]

@@ -55,6 +55,8 @@ type Status struct {
 	Rotation       string
 	Template       string
 	Error          string
+	// Loss is what the recording did about lost, late and reordered packets.
+	Loss Loss
 }
 
 // Recording is one recording of a stream: a goroutine owned by the Manager.
@@ -73,6 +75,7 @@ type Recording struct {
 	closedDur   time.Duration
 	segments    int
 	health      recordingHealth // stats.go
+	loss        lossStats       // loss.go
 }
 
 // run records stream, and (for automatic recordings) the same name again if it comes back
@@ -153,6 +156,7 @@ func (r *Recording) finish(err error) {
 		r.log.Error("recording failed", "err", err)
 	}
 	r.mu.Unlock()
+	r.loss.snapshot().logSummary(r.log)
 	r.mgr.finished(r)
 	if ev, ok := r.mgr.events.(RecordingEvents); ok {
 		ev.RecordingStopped(r.Status())
@@ -211,5 +215,6 @@ func (r *Recording) Status() Status {
 	defer r.mu.Unlock()
 	s := r.status
 	s.Files = append([]string(nil), r.status.Files...)
+	s.Loss = r.loss.snapshot()
 	return s
 }

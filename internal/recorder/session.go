@@ -4,16 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/vigilrec/vigil/internal/hub"
 	"github.com/vigilrec/vigil/internal/media"
 	"github.com/vigilrec/vigil/internal/segment"
 )
-
-// discontinuity is how far a track's RTP clock may run from its arrival clock before the
-// recording treats it as a jump (a restarted encoder, a long stall) and starts a new segment.
-const discontinuity = 3 * time.Second
 
 // readLinger is how often a recording takes the packets queued for it: a file is written once
 // per fragment, so nothing is gained by waking for every packet.
@@ -34,22 +31,26 @@ type session struct {
 	bases     []trackBase
 	pending   []accessUnit // audio waiting for the first video keyframe
 	seg       *openSegment
-	retryAt   time.Time // after a storage failure, no new segment before this
+	retryAt   time.Time // after a storage failure, no new segment before this (arrival clock)
+	now       time.Time // arrival time of the newest packet: the session's clock
 	keyAsked  bool      // a keyframe was requested to open the next segment
+
+	// Audio waiting for the video to catch up (session_hold.go).
+	held        []heldAudio
+	holdFree    [][]byte
+	lastVideo   time.Duration
+	videoPlaced bool
 }
 
 type trackBase struct {
-	set         bool
-	rtp         int64
-	wall        time.Time
-	lastRTP     int64
-	lastArrival time.Time
+	set  bool
+	rtp  int64
+	wall time.Time
 }
 
 func newSession(rec *Recording, stream *hub.Stream) *session {
 	s := &session{rec: rec, stream: stream, tracks: stream.Tracks(), video: -1, audio: -1}
 	for i, t := range s.tracks {
-		s.readers = append(s.readers, newTrackReader(i, t))
 		if t.Kind == media.KindVideo && s.video < 0 {
 			s.video = i
 		}
@@ -57,8 +58,17 @@ func newSession(rec *Recording, stream *hub.Stream) *session {
 			s.audio = i
 		}
 	}
+	for i := range s.tracks {
+		s.readers = append(s.readers, s.newReader(i))
+	}
 	s.bases = make([]trackBase, len(s.tracks))
 	return s
+}
+
+// newReader makes the reader of track i; the track that opens segments is the primary one.
+func (s *session) newReader(i int) *trackReader {
+	primary := i == s.video || (s.video < 0 && i == s.audio)
+	return newTrackReader(i, s.tracks[i], primary, s, &s.rec.loss)
 }
 
 // run records until ctx ends or the stream does; the open segment is always closed.
@@ -70,24 +80,24 @@ func (s *session) run(ctx context.Context) error {
 	}
 	defer sub.Close()
 	batch := make([]*media.Packet, 128)
-	var aus []accessUnit
 	for {
 		n, readErr := sub.Read(ctx, batch)
 		s.rec.noteDrops(sub.Dropped())
-		for _, p := range batch[:n] {
-			if p.Track < len(s.readers) {
-				if err := s.followSource(p); err != nil { // source.go
-					return s.closeSegment(err)
-				}
-				aus = s.readers[p.Track].push(p, aus[:0])
-				if err := s.handleAll(aus); err != nil {
-					return s.closeSegment(err)
-				}
-			}
+		if err := s.push(batch[:n]); err != nil {
+			return s.closeSegment(err)
 		}
 		clear(batch[:n])
 		if readErr != nil {
-			// Frames still in the sample builders are incomplete by definition: not written.
+			// What the readers hold behind holes is handed on; frames left incomplete are not
+			// written.
+			for _, r := range s.readers {
+				if err := r.flush(); err != nil {
+					return s.closeSegment(err)
+				}
+			}
+			if err := s.releaseAllAudio(); err != nil {
+				return s.closeSegment(err)
+			}
 			if cerr := s.closeSegment(nil); cerr != nil {
 				return cerr
 			}
@@ -99,23 +109,67 @@ func (s *session) run(ctx context.Context) error {
 	}
 }
 
-func (s *session) handleAll(aus []accessUnit) error {
-	for _, au := range aus {
-		if err := s.handle(au); err != nil {
+// push hands a batch of packets to the track readers, then lets every reader give up the holes
+// whose wait has expired by the newest arrival.
+func (s *session) push(batch []*media.Packet) error {
+	for _, p := range batch {
+		if p.Track >= len(s.readers) {
+			continue
+		}
+		if err := s.followSource(p); err != nil { // source.go
+			return err
+		}
+		if p.Arrival.After(s.now) {
+			s.now = p.Arrival
+		}
+		if err := s.readers[p.Track].push(p); err != nil {
+			return err
+		}
+	}
+	if len(batch) == 0 {
+		return nil
+	}
+	for _, r := range s.readers {
+		if err := r.tick(s.now); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (s *session) handle(au accessUnit) error {
+// accessUnit implements auSink.
+func (s *session) accessUnit(au *accessUnit) error { return s.handle(au) }
+
+// keyframeNeeded implements auSink.
+func (s *session) keyframeNeeded() { s.stream.RequestKeyframe() }
+
+// discontinuity implements auSink: the segment is closed and a new one starts at the next
+// keyframe, with A/V sync established afresh.
+func (s *session) discontinuity(track int, reason string) error {
+	s.rec.log.Warn("timeline discontinuity: starting a new segment", "track", track, "reason", reason)
+	s.rec.loss.discontinuities.Add(1)
+	if err := s.releaseAllAudio(); err != nil {
+		return err
+	}
+	s.videoPlaced = false
+	if err := s.closeSegment(nil); err != nil {
+		return err
+	}
+	s.originSet, s.bases, s.pending = false, make([]trackBase, len(s.tracks)), nil
+	s.stream.RequestKeyframe()
+	return nil
+}
+
+func (s *session) handle(au *accessUnit) error {
 	if au.track != s.video && au.track != s.audio {
 		return nil
 	}
 	if !s.originSet {
 		if s.video >= 0 && au.track != s.video {
 			if len(s.pending) < 1000 {
-				s.pending = append(s.pending, au)
+				kept := *au
+				kept.data = slices.Clone(au.data) // the reader reuses its buffer
+				s.pending = append(s.pending, kept)
 			}
 			return nil
 		}
@@ -123,24 +177,24 @@ func (s *session) handle(au accessUnit) error {
 			return nil
 		}
 		s.setOrigin(au)
-	}
-	pts, jumped := s.pts(au)
-	if jumped {
-		s.rec.log.Warn("timestamp discontinuity: starting a new segment", "track", au.track)
-		if err := s.closeSegment(nil); err != nil {
-			return err
+		// The keyframe opens the segment first; then the audio that arrived before it (while it
+		// was reassembled or retransmitted) is placed, the part from time zero on kept.
+		err := s.place(au, s.pts(au))
+		pending := s.pending
+		s.pending = nil
+		for i := range pending {
+			// Errors surface on the next sample.
+			_ = s.handle(&pending[i])
 		}
-		s.originSet, s.bases, s.pending = false, make([]trackBase, len(s.tracks)), nil
-		s.stream.RequestKeyframe()
-		return s.handle(au)
+		return err
 	}
-	return s.place(au, pts)
+	return s.place(au, s.pts(au))
 }
 
 // setOrigin fixes time zero of the session at the first keyframe. Sender reports are used for
 // every track when every track has one; otherwise arrival times are, for all tracks alike, so the
 // two clocks are never mixed.
-func (s *session) setOrigin(au accessUnit) {
+func (s *session) setOrigin(au *accessUnit) {
 	s.srMode = true
 	for _, i := range []int{s.video, s.audio} {
 		if i >= 0 {
@@ -151,15 +205,9 @@ func (s *session) setOrigin(au accessUnit) {
 	}
 	s.originSet = true
 	s.origin = s.wallOf(au)
-	pending := s.pending
-	s.pending = nil
-	for _, p := range pending {
-		// Replayed once the origin exists; errors surface on the next sample.
-		_ = s.handle(p)
-	}
 }
 
-func (s *session) wallOf(au accessUnit) time.Time {
+func (s *session) wallOf(au *accessUnit) time.Time {
 	if s.srMode {
 		if sr, ok := s.stream.SenderReport(au.track); ok {
 			clock := int64(s.tracks[au.track].ClockRate)
@@ -170,26 +218,31 @@ func (s *session) wallOf(au accessUnit) time.Time {
 	return au.wall
 }
 
-// pts places an access unit on the session timeline; jumped reports an RTP discontinuity.
-func (s *session) pts(au accessUnit) (time.Duration, bool) {
+// pts places an access unit on the session timeline: from its track's first access unit on, by
+// its RTP clock alone. What the network does to arrival times never moves it; real
+// discontinuities reach the session through discontinuity instead.
+func (s *session) pts(au *accessUnit) time.Duration {
 	b := &s.bases[au.track]
-	clock := int64(s.tracks[au.track].ClockRate)
 	if !b.set {
-		*b = trackBase{set: true, rtp: au.rtp64, wall: s.wallOf(au), lastRTP: au.rtp64, lastArrival: au.wall}
+		*b = trackBase{set: true, rtp: au.rtp64, wall: s.wallOf(au)}
 	}
-	rtpDelta := time.Duration((au.rtp64 - b.lastRTP) * int64(time.Second) / clock)
-	arrivalDelta := au.wall.Sub(b.lastArrival)
-	if d := rtpDelta - arrivalDelta; d > discontinuity || d < -discontinuity {
-		return 0, true
-	}
-	b.lastRTP, b.lastArrival = au.rtp64, au.wall
-	return b.wall.Sub(s.origin) + time.Duration((au.rtp64-b.rtp)*int64(time.Second)/clock), false
+	clock := int64(s.tracks[au.track].ClockRate)
+	return b.wall.Sub(s.origin) + time.Duration((au.rtp64-b.rtp)*int64(time.Second)/clock)
 }
 
 // place writes the access unit, opening and rotating segments at keyframes. Storage failures
 // never end the recording: the segment is closed at its last whole fragment, the failure is shown
 // in the recording's status, and a new segment is tried after writeRetry.
-func (s *session) place(au accessUnit, pts time.Duration) error {
+func (s *session) place(au *accessUnit, pts time.Duration) error {
+	if s.holdsAudio(au, pts) {
+		return s.holdAudio(au, pts)
+	}
+	if au.track == s.video {
+		// The audio before this frame goes where the video before it went.
+		if err := s.releaseAudio(pts); err != nil {
+			return err
+		}
+	}
 	if reason, paused := s.rec.mgr.pausedReason(); paused {
 		if s.seg != nil {
 			_ = s.closeSegment(nil) // reported through the segment's events
@@ -197,7 +250,7 @@ func (s *session) place(au accessUnit, pts time.Duration) error {
 		s.rec.setPaused(reason)
 		return nil
 	}
-	if time.Now().Before(s.retryAt) {
+	if s.now.Before(s.retryAt) {
 		return nil
 	}
 	opensSegments := au.track == s.video || s.video < 0
@@ -238,9 +291,17 @@ func (s *session) place(au accessUnit, pts time.Duration) error {
 			return s.place(au, pts)
 		}
 	}
+	return s.write(au, pts)
+}
+
+// write writes an access unit into the open segment.
+func (s *session) write(au *accessUnit, pts time.Duration) error {
 	rel := pts - s.seg.start
 	if rel < 0 {
 		return nil // audio from just before the cut: it belongs to the previous segment
+	}
+	if au.track == s.video {
+		s.lastVideo, s.videoPlaced = pts, true
 	}
 	before := s.seg.w.Bytes()
 	if err := s.seg.w.WriteSample(segment.Sample{Track: s.seg.trackIndex[au.track], PTS: rel, Key: au.key, Data: au.data}); err != nil {
@@ -254,7 +315,7 @@ func (s *session) place(au accessUnit, pts time.Duration) error {
 
 // storageFailed records a write failure and schedules the retry; the recording goes on.
 func (s *session) storageFailed(err error) error {
-	s.retryAt = time.Now().Add(s.rec.mgr.cfg.WriteRetry)
+	s.retryAt = s.now.Add(s.rec.mgr.cfg.WriteRetry)
 	s.keyAsked = false
 	s.rec.setFailure(err)
 	return nil
@@ -293,7 +354,7 @@ func (s *session) askForKeyframe(pts time.Duration) {
 	}
 }
 
-func (s *session) openSegment(au accessUnit, pts time.Duration) error {
+func (s *session) openSegment(au *accessUnit, pts time.Duration) error {
 	tracks, idx, config, err := segmentTracks(s.tracks, s.video, s.audio, au.data)
 	if err != nil {
 		return err

@@ -16,13 +16,15 @@ func (s *session) followSource(p *media.Packet) error {
 	i := p.Track
 	r := s.readers[i]
 	if !r.hasSSRC {
+		s.refreshTrack(i)
+		r = s.readers[i]
 		r.ssrc, r.hasSSRC = p.RTP.SSRC, true
 		return nil
 	}
 	if r.ssrc == p.RTP.SSRC {
 		return nil
 	}
-	fresh := newTrackReader(i, s.tracks[i])
+	fresh := s.newReader(i)
 	fresh.ssrc, fresh.hasSSRC = p.RTP.SSRC, true
 	s.readers[i] = fresh
 	s.pending = slices.DeleteFunc(s.pending, func(au accessUnit) bool { return au.track == i })
@@ -30,10 +32,28 @@ func (s *session) followSource(p *media.Packet) error {
 		return nil
 	}
 	s.rec.log.Info("new RTP source: starting a new segment", "track", i)
+	s.rec.loss.discontinuities.Add(1)
+	if err := s.releaseAllAudio(); err != nil {
+		return err
+	}
+	s.videoPlaced = false
 	if err := s.closeSegment(nil); err != nil {
 		return err
 	}
 	s.originSet, s.bases, s.pending = false, make([]trackBase, len(s.tracks)), nil
 	s.stream.RequestKeyframe()
 	return nil
+}
+
+// refreshTrack takes track i's description again at its first packet: a publisher declares its
+// tracks with the first codec negotiated and corrects them (hub.Stream.SetTrack) before the
+// track's first packet, once its media shows the codec it really sends. A recording that
+// started before that (an automatic one, at once) would otherwise depacketize VP8 as H.264.
+func (s *session) refreshTrack(i int) {
+	tracks := s.stream.Tracks()
+	if i >= len(tracks) || tracks[i] == s.tracks[i] {
+		return
+	}
+	s.tracks[i] = tracks[i]
+	s.readers[i] = s.newReader(i)
 }

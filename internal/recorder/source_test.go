@@ -89,3 +89,39 @@ func TestNewSourceStartsNewSegment(t *testing.T) {
 	require.Empty(t, s.Error)
 	require.Equal(t, 2, s.Segments)
 }
+
+// A recording that starts with its stream (automatic) sees the tracks as first declared; a
+// publisher that turns out to send VP8 where H.264 was declared first corrects its track before
+// the first packet, and the recording takes the correction: one VP8 segment in WebM.
+func TestTrackCorrectedBeforeFirstPacket(t *testing.T) {
+	clip := packetizeClip(t, media.VP8, "240p-vp8.ivf")
+	h := hub.New(hub.Config{QueuePackets: 8192})
+	st, err := h.Create("vp8", quietSource{})
+	require.NoError(t, err)
+	st.SetTracks([]hub.TrackInfo{{Kind: media.KindVideo, Codec: media.H264, ClockRate: 90000}})
+	events := &closedSegments{}
+	m := NewManager(Config{Formats: Formats{}, FragmentDuration: time.Second}, h, dirSink{t.TempDir()}, events,
+		discardLogger())
+	status, err := m.Start("vp8", Options{Formats: Formats{}})
+	require.NoError(t, err)
+	for st.Snapshot().Subscribers == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	st.SetTrack(0, clip.info)
+	f := newFeeder(clip)
+	for i := range len(clip.packets) {
+		p := f.next(i)
+		st.Write(&media.Packet{RTP: &rtp.Packet{Header: p.RTP.Header.Clone(), Payload: p.RTP.Payload}, Kind: media.KindVideo,
+			KeyframeStart: media.IsKeyframeStart(media.VP8, p.RTP.Payload), Arrival: p.Arrival})
+	}
+	st.Close()
+	require.Eventually(t, func() bool {
+		s, err := m.Get(status.ID)
+		return err == nil && s.State == StateStopped
+	}, 10*time.Second, 10*time.Millisecond)
+	segs := events.list()
+	require.Len(t, segs, 1)
+	require.Equal(t, WebM, segs[0].Container)
+	require.Equal(t, "vp8", segs[0].VideoCodec)
+	require.InDelta(t, 4, segs[0].Duration.Seconds(), 0.1)
+}

@@ -21,6 +21,8 @@ type Stats struct {
 	SegmentsClosed uint64
 	// WriteErrors counts write, seek and commit calls on segment files that failed.
 	WriteErrors uint64
+	// Loss adds up what every recording did about lost, late and reordered packets.
+	Loss Loss
 }
 
 // Health tells whether a recording keeps up with its stream.
@@ -51,7 +53,7 @@ type recordingHealth struct {
 // Stats returns the write counters.
 func (m *Manager) Stats() Stats {
 	return Stats{Writes: m.stats.writes.Load(), BytesWritten: m.stats.bytes.Load(),
-		SegmentsClosed: m.stats.segments.Load(), WriteErrors: m.stats.errors.Load()}
+		SegmentsClosed: m.stats.segments.Load(), WriteErrors: m.stats.errors.Load(), Loss: m.Loss()}
 }
 
 // SetWriteObserver installs o to hear of every segment write. Safe at any time.

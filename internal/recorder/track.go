@@ -1,265 +1,358 @@
 package recorder
 
 import (
-	"bytes"
-	"encoding/binary"
 	"time"
-
-	"github.com/pion/rtp"
-	"github.com/pion/rtp/codecs"
-	pionmedia "github.com/pion/webrtc/v4/pkg/media"
-	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 
 	"github.com/vigilrec/vigil/internal/hub"
 	"github.com/vigilrec/vigil/internal/media"
 )
 
-// accessUnit is one depacketized frame of a track with its wall-clock capture time.
+// accessUnit is one depacketized frame of a track with its capture time.
 type accessUnit struct {
 	track int
 	codec media.Codec
-	wall  time.Time // capture time on the recording's clock (see timeline)
+	wall  time.Time // capture time on the receiver's clock, estimated from arrivals (clockMap)
 	rtp64 int64     // unwrapped RTP timestamp
 	key   bool
-	data  []byte
+	// data is valid only while the handler that receives the access unit runs.
+	data []byte
 }
 
-// trackReader turns one track's RTP into access units: it reorders and reassembles packets with
-// pion's sample builder (which drops frames it cannot complete) and unwraps RTP timestamps.
+// auSink receives what a trackReader makes of its packets, on the session's goroutine.
+type auSink interface {
+	// accessUnit handles a whole access unit; au and au.data are reused once it returns.
+	accessUnit(au *accessUnit) error
+	// discontinuity reports a break in the track's timeline: the recording must start a new
+	// segment. The reader has already handed on what it held.
+	discontinuity(track int, reason string) error
+	// keyframeNeeded asks the publisher for a keyframe (video lost a frame). It may be called
+	// often; the hub rate-limits the requests.
+	keyframeNeeded()
+}
+
+// Thresholds of the timeline (see docs/recording.md, Timing).
+const (
+	// stallGap is how long the RTP clock of the track that opens segments may show no media
+	// before the recording treats it as a stall and starts a new segment.
+	stallGap = 5 * time.Second
+	// clockSlack is how far a jump of the RTP clock may disagree with the time that passed on
+	// the receiver's clock before it is a new timeline (an encoder restart) rather than loss.
+	clockSlack = 3 * time.Second
+	// maxDropout is how far sequence numbers may jump and still be one RTP session (RFC 3550
+	// §A.1 MAX_DROPOUT).
+	maxDropout = 3000
+)
+
+// trackReader turns one track's RTP into access units: it tells real discontinuities from loss,
+// puts packets back in order (waiting a short, adaptive time for retransmissions), reassembles
+// access units, drops those left incomplete, and makes video wait for a keyframe after one.
+// It keeps nothing of the packets it is given beyond their bytes, copied into its own buffers.
 type trackReader struct {
-	index int
-	info  hub.TrackInfo
-	sb    *samplebuilder.SampleBuilder
+	index   int
+	info    hub.TrackInfo
+	video   bool
+	primary bool // the track whose stalls cut segments (video, or audio without video)
+	sink    auSink
+	stats   *lossStats
+
 	// ssrc is the source of the track's packets; a new one starts the reader over (source.go).
 	ssrc    uint32
 	hasSSRC bool
 
-	arrivals    [64]arrival // arrival time of recent RTP timestamps
-	emitted     bool
-	lastEmitted uint32
-	unwrapped   bool
-	lastRTP     uint32
-	rtp64       int64
-	lastArrival time.Time
-	// held is an H.265 access unit whose last packet lacked the marker bit: the sample builder
-	// ends a sample at the last fragment of every fragmented NAL unit, so more of it may follow.
-	held *accessUnit
+	buf reorderBuffer
+	asm assembler
+	au  accessUnit
+	// lastSeq, lastTS and lastAt are the newest packet by sequence number, for the
+	// discontinuity checks.
+	hasLast bool
+	lastSeq uint16
+	lastTS  uint32
+	lastAt  time.Time
+
+	// breakNext: packets were lost before the next access unit, which is kept only if its first
+	// packet provably starts it.
+	breakNext bool
+	// waiting: video skips to the next keyframe; waitFrom is the RTP time of the first frame
+	// lost, counted only when waitCounted (not the wait for the very first keyframe).
+	waiting     bool
+	waitCounted bool
+	waitFrom    int64
+
+	unwrapped bool
+	lastRTP   uint32
+	rtp64     int64
+	clock     clockMap
 }
 
-type arrival struct {
-	ts uint32
-	at time.Time
-}
-
-func newTrackReader(index int, info hub.TrackInfo) *trackReader {
-	var d rtp.Depacketizer
-	var opts []samplebuilder.Option
-	switch info.Codec {
-	case media.H264:
-		d = &codecs.H264Packet{IsAVC: true}
-	case media.H265:
-		d = &codecs.H265Depacketizer{}
-		opts = append(opts, samplebuilder.WithRTPHeaders(true)) // for the marker bit, see held
-	case media.VP8:
-		d = &codecs.VP8Packet{}
-	case media.VP9:
-		d = &codecs.VP9Packet{}
-	case media.AV1:
-		d = &codecs.AV1Depacketizer{}
-	default:
-		d = &codecs.OpusPacket{}
+func newTrackReader(index int, info hub.TrackInfo, primary bool, sink auSink, stats *lossStats) *trackReader {
+	size := 512 // about 1.5 s of a 2.5 Mbps video track
+	if info.Kind == media.KindAudio {
+		size = 128 // 2.5 s of 20 ms packets
 	}
-	// Up to 512 packets (about 1.5 s of a 2.5 Mbps stream) wait for a retransmission before a
-	// frame is given up.
-	return &trackReader{index: index, info: info, sb: samplebuilder.New(512, d, info.ClockRate, opts...)}
+	video := info.Kind == media.KindVideo
+	return &trackReader{index: index, info: info, video: video, primary: primary, sink: sink, stats: stats,
+		buf: newReorderBuffer(size, info.ClockRate), asm: newAssembler(info.Codec),
+		breakNext: video, waiting: video}
 }
 
-// push adds a packet and returns the access units it completed.
-func (t *trackReader) push(p *media.Packet, out []accessUnit) []accessUnit {
-	slot := &t.arrivals[int(p.RTP.Timestamp)%len(t.arrivals)]
-	if slot.ts != p.RTP.Timestamp || slot.at.IsZero() {
-		*slot = arrival{ts: p.RTP.Timestamp, at: p.Arrival}
+// push takes one packet (shared and read-only: nothing of it is kept).
+func (r *trackReader) push(p *media.Packet) error {
+	seq, ts, now := p.RTP.SequenceNumber, p.RTP.Timestamp, p.Arrival
+	if reason := r.checkJump(seq, ts, now); reason != "" {
+		if err := r.flush(); err != nil {
+			return err
+		}
+		r.restart()
+		if err := r.sink.discontinuity(r.index, reason); err != nil {
+			return err
+		}
+	} else if r.buf.started && r.buf.ahead(seq) >= r.buf.size {
+		// Further ahead than the ring holds (a long loss): give up what is missing.
+		if err := r.giveUpBefore(seq); err != nil {
+			return err
+		}
 	}
-	t.lastArrival = p.Arrival
-	t.sb.Push(p.RTP)
-	return t.pop(out)
+	r.noteNewest(seq, ts, now)
+	switch r.buf.insert(seq, ts, p.RTP.Marker, p.RTP.Payload, now) {
+	case insertDirect:
+		if err := r.consume(ts, p.RTP.Marker, p.RTP.Payload, now, false); err != nil {
+			return err
+		}
+	case insertLate:
+		r.stats.late.Add(1)
+	case insertDuplicate:
+		r.stats.duplicates.Add(1)
+	case insertHeld:
+	}
+	return r.drain(now, false)
 }
 
-func (t *trackReader) pop(out []accessUnit) []accessUnit {
-	for s := t.sb.Pop(); s != nil; s = t.sb.Pop() {
-		if len(s.Data) == 0 {
+// tick gives up holes whose wait has expired by now.
+func (r *trackReader) tick(now time.Time) error { return r.drain(now, false) }
+
+// flush hands on everything held, giving up what is missing (the stream ends, or breaks).
+func (r *trackReader) flush() error { return r.drain(time.Time{}, true) }
+
+func (r *trackReader) drain(now time.Time, force bool) error {
+	for {
+		p, lost, ok := r.buf.pop(now, force)
+		if !ok {
+			return nil
+		}
+		if lost > 0 {
+			r.lose(lost)
 			continue
 		}
-		if t.info.Codec == media.H265 {
-			s.Data = annexBToAVCC(s.Data)
+		if p.filled {
+			r.stats.holesFilled.Add(1)
 		}
-		if t.emitted && s.PacketTimestamp == t.lastEmitted {
-			// The sample builder split one access unit (a partition head inside it): the rest
-			// of a frame whose start was already emitted. H.264/H.265 NAL units join the
-			// previous unit when it is still here; otherwise the fragment is dropped.
-			prev := t.held
-			if n := len(out); prev == nil && n > 0 && (t.info.Codec == media.H264 || t.info.Codec == media.H265) {
-				prev = &out[n-1]
+		if err := r.consume(p.ts, p.marker, p.payload, p.arrival, p.filled); err != nil {
+			return err
+		}
+	}
+}
+
+func (r *trackReader) giveUpBefore(seq uint16) error {
+	var err error
+	r.buf.giveUpBefore(seq, func(p *bufferedPacket, lost int) {
+		if err != nil {
+			return
+		}
+		if p == nil {
+			r.lose(lost)
+			return
+		}
+		err = r.consume(p.ts, p.marker, p.payload, p.arrival, p.filled)
+	})
+	return err
+}
+
+// restart forgets the track's timeline: the next packet starts it anew.
+func (r *trackReader) restart() {
+	r.buf.reset()
+	r.asm.active = false
+	r.hasLast, r.unwrapped = false, false
+	r.clock = clockMap{}
+	r.breakNext = r.video
+	r.waiting, r.waitCounted = r.video, false
+}
+
+// noteNewest remembers the newest packet by sequence number.
+func (r *trackReader) noteNewest(seq uint16, ts uint32, now time.Time) {
+	if !r.hasLast || int16(seq-r.lastSeq) > 0 {
+		r.hasLast, r.lastSeq, r.lastTS, r.lastAt = true, seq, ts, now
+	}
+}
+
+// checkJump tells a real discontinuity from what networks do, comparing a packet with the newest
+// one so far. Sequence numbers that continue (within maxDropout) and an RTP clock that moves
+// less than stallGap are one timeline, however late or bunched the packets arrive. Otherwise the
+// receiver's clock is asked: a jump of the RTP clock that the time passed does not explain by
+// clockSlack is a new timeline (an encoder restart); one it does explain is a stall when it
+// reaches stallGap on the primary track, and loss otherwise.
+func (r *trackReader) checkJump(seq uint16, ts uint32, now time.Time) string {
+	if !r.hasLast {
+		return ""
+	}
+	dSeq := int(int16(seq - r.lastSeq))
+	rtpGap := time.Duration(int64(int32(ts-r.lastTS)) * int64(time.Second) / int64(max(r.info.ClockRate, 1)))
+	seqOK := dSeq >= -maxDropout && dSeq <= maxDropout
+	if seqOK && rtpGap > -clockSlack && rtpGap < stallGap {
+		return ""
+	}
+	if dSeq <= 0 && seqOK && rtpGap > -clockSlack {
+		return "" // an old packet, arriving very late
+	}
+	passed := now.Sub(r.lastAt)
+	if (rtpGap - passed).Abs() > clockSlack {
+		return "rtp timestamps jumped (a new encoder timeline)"
+	}
+	if rtpGap >= stallGap && r.primary {
+		return "stall: no media for " + rtpGap.Round(time.Millisecond).String()
+	}
+	return ""
+}
+
+// consume adds the next packet in sequence order to the access unit being assembled.
+func (r *trackReader) consume(ts uint32, marker bool, payload []byte, arrival time.Time, filled bool) error {
+	if len(payload) == 0 {
+		return nil // padding
+	}
+	rtp64 := r.unwrap(ts)
+	r.clock.observe(rtp64, r.info.ClockRate, arrival)
+	a := &r.asm
+	if a.active && ts != a.ts {
+		// The previous access unit ends without a marker bit: a sender that does not set it, or
+		// the marked packet was lost (then it is broken already).
+		if err := r.finish(); err != nil {
+			return err
+		}
+	}
+	if !a.active {
+		a.begin(ts)
+		if r.breakNext && !startsAccessUnit(r.info.Codec, payload) {
+			a.broken = true
+		}
+		r.breakNext = false
+	} else {
+		r.breakNext = false // the loss was inside this access unit
+	}
+	a.recovered = a.recovered || filled
+	a.add(payload)
+	if marker || r.info.Codec == media.Opus {
+		return r.finish()
+	}
+	return nil
+}
+
+// lose notes n sequence numbers given up: the access unit being assembled is broken, and so is
+// the next one unless its first packet proves it whole. Video then waits for a keyframe: even a
+// frame lost whole is a reference the next ones miss.
+func (r *trackReader) lose(n int) {
+	r.stats.packetsLost.Add(uint64(n))
+	if r.info.Codec == media.Opus {
+		return // every packet is an access unit: the gap stays a gap
+	}
+	if r.video {
+		r.startWait(r.rtp64)
+	}
+	if r.asm.active {
+		r.asm.broken = true
+		r.breakNext = n > 1
+		return
+	}
+	r.breakNext = true
+}
+
+// finish ends the access unit being assembled and hands it on, or drops it.
+func (r *trackReader) finish() error {
+	a := &r.asm
+	rtp64 := r.rtp64 - int64(int32(r.lastRTP-a.ts))
+	data, ok := a.end()
+	if !ok {
+		if r.video {
+			r.stats.framesDropped.Add(1)
+			r.startWait(rtp64)
+		}
+		return nil
+	}
+	key := isKeyAU(r.info.Codec, data)
+	if r.video && r.waiting {
+		if !key {
+			if r.waitCounted {
+				r.stats.framesSkipped.Add(1)
 			}
-			if prev != nil {
-				prev.data = append(prev.data, s.Data...)
-				prev.key = prev.key || isKeyAU(t.info.Codec, s.Data)
-			}
-			if t.held != nil && endsAccessUnit(s) {
-				out, t.held = append(out, *t.held), nil
-			}
-			continue
+			r.sink.keyframeNeeded()
+			return nil
 		}
-		if t.held != nil {
-			out, t.held = append(out, *t.held), nil
-		}
-		t.emitted, t.lastEmitted = true, s.PacketTimestamp
-		au := accessUnit{track: t.index, codec: t.info.Codec, rtp64: t.unwrap(s.PacketTimestamp), data: s.Data}
-		au.wall = t.arrivalOf(s.PacketTimestamp)
-		au.key = isKeyAU(t.info.Codec, s.Data)
-		if t.info.Codec == media.H265 && !endsAccessUnit(s) {
-			t.held = &au
-			continue
-		}
-		out = append(out, au)
+		r.endWait(rtp64)
 	}
-	return out
+	if a.recovered {
+		r.stats.framesRecovered.Add(1)
+	}
+	r.au = accessUnit{track: r.index, codec: r.info.Codec, rtp64: rtp64, key: key, data: data,
+		wall: r.clock.wall(rtp64, r.info.ClockRate)}
+	return r.sink.accessUnit(&r.au)
 }
 
-// endsAccessUnit reports whether the last packet of a sample carried the marker bit (always true
-// when the sample builder does not return RTP headers).
-func endsAccessUnit(s *pionmedia.Sample) bool {
-	n := len(s.RTPHeaders)
-	return n == 0 || s.RTPHeaders[n-1].Marker
+func (r *trackReader) startWait(rtp64 int64) {
+	if !r.waiting {
+		r.waiting, r.waitCounted, r.waitFrom = true, true, rtp64
+		r.stats.keyframeWaits.Add(1)
+	}
+	r.sink.keyframeNeeded()
 }
 
-func (t *trackReader) arrivalOf(ts uint32) time.Time {
-	if a := t.arrivals[int(ts)%len(t.arrivals)]; a.ts == ts && !a.at.IsZero() {
-		return a.at
+func (r *trackReader) endWait(rtp64 int64) {
+	if r.waitCounted {
+		skipped := time.Duration((rtp64 - r.waitFrom) * int64(time.Second) / int64(max(r.info.ClockRate, 1)))
+		r.stats.noteSkip(skipped)
 	}
-	return t.lastArrival
+	r.waiting, r.waitCounted = false, false
 }
 
-// unwrap extends a 32-bit RTP timestamp to 64 bits across wraps (and small reorders).
-func (t *trackReader) unwrap(ts uint32) int64 {
-	if !t.unwrapped {
-		t.unwrapped, t.lastRTP, t.rtp64 = true, ts, int64(ts)
-		return t.rtp64
+// unwrap extends a 32-bit RTP timestamp to 64 bits across wraps (packets come in order).
+func (r *trackReader) unwrap(ts uint32) int64 {
+	if !r.unwrapped {
+		r.unwrapped, r.lastRTP, r.rtp64 = true, ts, int64(ts)
+		return r.rtp64
 	}
-	t.rtp64 += int64(int32(ts - t.lastRTP))
-	t.lastRTP = ts
-	return t.rtp64
+	r.rtp64 += int64(int32(ts - r.lastRTP))
+	r.lastRTP = ts
+	return r.rtp64
 }
 
-// isKeyAU tells a key frame from its access unit (AVCC for H.264/H.265, frames for the others).
-func isKeyAU(c media.Codec, au []byte) bool {
-	switch c {
-	case media.H264, media.H265:
-		for _, nal := range avccUnits(au) {
-			if len(nal) == 0 {
-				continue
-			}
-			if c == media.H264 && nal[0]&0x1f == 5 {
-				return true
-			}
-			if c == media.H265 {
-				if typ := (nal[0] >> 1) & 0x3f; typ >= 16 && typ <= 21 {
-					return true
-				}
-			}
-		}
-		return false
-	case media.VP8:
-		return au[0]&0x01 == 0
-	case media.VP9:
-		return vp9Key(au)
-	case media.AV1:
-		return av1HasSequenceHeader(au)
-	}
-	return true
+// clockMap estimates when RTP time would have arrived on an unloaded network: the smallest
+// transit (arrival − RTP time) seen over the last two windows of two seconds. Late packets
+// (retransmissions, bursts after a stall) never move it; a sender clock drifting against the
+// receiver's is followed within a window.
+type clockMap struct {
+	set      bool
+	t0       time.Time // first arrival
+	first    int64     // RTP time at t0
+	min      [2]time.Duration
+	windowAt time.Time
 }
 
-// annexBToAVCC rewrites, in place, the Annex B access unit pion's H.265 depacketizer returns
-// (every NAL unit behind a 00 00 00 01 start code) as 4-byte length-prefixed NAL units, the form
-// key frame detection, the codec configuration and MP4 take. Anything else is returned as is.
-func annexBToAVCC(b []byte) []byte {
-	startCode := []byte{0, 0, 0, 1}
-	if !bytes.HasPrefix(b, startCode) {
-		return b
+const clockWindow = 2 * time.Second
+
+func (c *clockMap) observe(rtp64 int64, rate uint32, arrival time.Time) {
+	if !c.set {
+		*c = clockMap{set: true, t0: arrival, first: rtp64, windowAt: arrival}
+		return
 	}
-	for i := 0; i < len(b); {
-		n := bytes.Index(b[i+4:], startCode)
-		if n < 0 {
-			n = len(b) - i - 4
-		}
-		binary.BigEndian.PutUint32(b[i:], uint32(n))
-		i += 4 + n
+	off := arrival.Sub(c.t0) - c.rel(rtp64, rate)
+	if arrival.Sub(c.windowAt) >= clockWindow {
+		c.windowAt = arrival
+		c.min[0], c.min[1] = c.min[1], off
 	}
-	return b
+	c.min[1] = min(c.min[1], off)
 }
 
-// avccUnits splits 4-byte length-prefixed NAL units.
-func avccUnits(b []byte) [][]byte {
-	var out [][]byte
-	for len(b) >= 4 {
-		n := int(b[0])<<24 | int(b[1])<<16 | int(b[2])<<8 | int(b[3])
-		b = b[4:]
-		if n < 0 || n > len(b) {
-			return out
-		}
-		out = append(out, b[:n])
-		b = b[n:]
-	}
-	return out
+func (c *clockMap) rel(rtp64 int64, rate uint32) time.Duration {
+	return time.Duration((rtp64 - c.first) * int64(time.Second) / int64(max(rate, 1)))
 }
 
-// vp9Key reads frame_type from the uncompressed header (VP9 bitstream §6.2).
-func vp9Key(f []byte) bool {
-	if len(f) == 0 || f[0]>>6 != 2 {
-		return false
-	}
-	profile := (f[0]>>5)&1 | (f[0]>>4)&2
-	shift := uint(3)
-	if profile == 3 {
-		shift = 2
-	}
-	showExisting := (f[0]>>shift)&1 == 1
-	frameType := (f[0] >> (shift - 1)) & 1
-	return !showExisting && frameType == 0
-}
-
-// av1HasSequenceHeader reports whether a temporal unit (OBUs with size fields) starts a coded
-// video sequence, which is what a key frame a decoder can start from looks like in WebRTC.
-func av1HasSequenceHeader(tu []byte) bool {
-	for len(tu) > 0 {
-		h := tu[0]
-		typ := (h >> 3) & 0x0f
-		if typ == 1 {
-			return true
-		}
-		i := 1
-		if h&0x04 != 0 {
-			i++
-		}
-		if h&0x02 == 0 || i >= len(tu) {
-			return false
-		}
-		size, n := leb128(tu[i:])
-		if n == 0 || i+n+size > len(tu) {
-			return false
-		}
-		tu = tu[i+n+size:]
-	}
-	return false
-}
-
-func leb128(b []byte) (int, int) {
-	v := 0
-	for i := 0; i < len(b) && i < 8; i++ {
-		v |= int(b[i]&0x7f) << (7 * i)
-		if b[i]&0x80 == 0 {
-			return v, i + 1
-		}
-	}
-	return 0, 0
+func (c *clockMap) wall(rtp64 int64, rate uint32) time.Time {
+	return c.t0.Add(min(c.min[0], c.min[1]) + c.rel(rtp64, rate))
 }

@@ -79,7 +79,7 @@ func h265AccessUnits(data []byte) [][]byte {
 
 // TestMediaPathPlayable sends every video codec as a pion publisher would, at MTU 1200, through
 // the track reader and into the segment writer its container takes, and has ffprobe and ffmpeg
-// read the file back: every frame but the last (still waiting in the sample builder) is there,
+// read the file back: every frame, the last one included (complete at its marker bit), is there,
 // and decodes without error.
 func TestMediaPathPlayable(t *testing.T) {
 	needFFmpeg(t)
@@ -117,7 +117,7 @@ func TestMediaPathPlayable(t *testing.T) {
 			f, err := os.Create(filepath.Join(t.TempDir(), "out."+string(tc.container)))
 			require.NoError(t, err)
 			p := feed(t, clip, tc.container, osFile{f}, len(clip.packets))
-			require.Equal(t, len(frames)-1, p.samples, "every complete frame is written")
+			require.Equal(t, len(frames), p.samples, "every frame is written")
 			_, err = osFile{f}.Commit("")
 			require.NoError(t, err)
 
@@ -136,10 +136,10 @@ func TestMediaPathPlayable(t *testing.T) {
 			require.NoError(t, json.Unmarshal(out, &probe))
 			require.Len(t, probe.Streams, 1)
 			require.Equal(t, tc.probed, probe.Streams[0].CodecName)
-			require.Equal(t, strconv.Itoa(len(frames)-1), probe.Streams[0].Frames)
+			require.Equal(t, strconv.Itoa(len(frames)), probe.Streams[0].Frames)
 			d, err := strconv.ParseFloat(probe.Format.Duration, 64)
 			require.NoError(t, err)
-			require.InDelta(t, (time.Duration(len(frames)-1) * time.Second / 30).Seconds(), d, 0.2)
+			require.InDelta(t, (time.Duration(len(frames)) * time.Second / 30).Seconds(), d, 0.2)
 
 			out, err = exec.Command("ffmpeg", "-nostdin", "-v", "error", "-i", f.Name(), "-f", "null", "-").CombinedOutput()
 			require.NoError(t, err, "ffmpeg: %s", out)

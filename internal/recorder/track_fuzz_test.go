@@ -76,13 +76,12 @@ func FuzzRTPToSegments(f *testing.F) {
 		dir := t.TempDir()
 		for _, codec := range media.AllCodecs() {
 			info := hub.TrackInfo{Kind: codec.Kind(), Codec: codec, ClockRate: codec.ClockRate(), Channels: 2}
-			r := newTrackReader(0, info)
-			var aus, batch []accessUnit
+			r, c := newCollected(info)
 			for i, p := range packets {
-				// As the session does: each push starts from an empty batch.
-				batch = r.push(&media.Packet{RTP: p, Kind: info.Kind, Arrival: time.Unix(int64(i), 0)}, batch[:0])
-				aus = append(aus, batch...)
+				require.NoError(t, r.push(&media.Packet{RTP: p, Kind: info.Kind, Arrival: time.Unix(int64(i), 0)}))
 			}
+			require.NoError(t, r.flush())
+			aus := c.aus
 			for _, c := range fuzzContainers(codec) {
 				out := fuzzWrite(info, c, aus)
 				if len(out) == 0 {

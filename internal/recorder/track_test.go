@@ -181,38 +181,70 @@ type pipeline struct {
 	file      File
 	w         segment.Writer
 	first     int64 // RTP time of the first sample
-	aus       []accessUnit
 	samples   int
+	stats     lossStats
 }
 
 func newPipeline(info hub.TrackInfo, c Container, f File) *pipeline {
-	return &pipeline{container: c, reader: newTrackReader(0, info), file: f}
+	p := &pipeline{container: c, file: f}
+	p.reader = newTrackReader(0, info, true, p, &p.stats)
+	return p
 }
 
-func (p *pipeline) push(pkt *media.Packet) error {
-	p.aus = p.reader.push(pkt, p.aus[:0])
-	for _, au := range p.aus {
-		if p.w == nil {
-			if !au.key {
-				continue
-			}
-			tracks, _, _, err := segmentTracks([]hub.TrackInfo{p.reader.info}, 0, -1, au.data)
-			if err != nil {
-				return err
-			}
-			w, err := newWriter(p.container, p.file, tracks, segment.Options{})
-			if err != nil {
-				return err
-			}
-			p.w, p.first = w, au.rtp64
+func (p *pipeline) push(pkt *media.Packet) error { return p.reader.push(pkt) }
+
+func (p *pipeline) accessUnit(au *accessUnit) error {
+	if p.w == nil {
+		if !au.key {
+			return nil
 		}
-		pts := time.Duration((au.rtp64 - p.first) * int64(time.Second) / int64(p.reader.info.ClockRate))
-		if err := p.w.WriteSample(segment.Sample{PTS: pts, Key: au.key, Data: au.data}); err != nil {
+		tracks, _, _, err := segmentTracks([]hub.TrackInfo{p.reader.info}, 0, -1, au.data)
+		if err != nil {
 			return err
 		}
-		p.samples++
+		w, err := newWriter(p.container, p.file, tracks, segment.Options{})
+		if err != nil {
+			return err
+		}
+		p.w, p.first = w, au.rtp64
 	}
+	pts := time.Duration((au.rtp64 - p.first) * int64(time.Second) / int64(p.reader.info.ClockRate))
+	if err := p.w.WriteSample(segment.Sample{PTS: pts, Key: au.key, Data: au.data}); err != nil {
+		return err
+	}
+	p.samples++
 	return nil
+}
+
+func (p *pipeline) discontinuity(int, string) error { return nil }
+func (p *pipeline) keyframeNeeded()                 {}
+
+// collector is an auSink that keeps copies of everything a track reader hands on.
+type collector struct {
+	aus             []accessUnit
+	discontinuities []string
+	keyRequests     int
+	stats           lossStats
+}
+
+func (c *collector) accessUnit(au *accessUnit) error {
+	kept := *au
+	kept.data = bytes.Clone(au.data)
+	c.aus = append(c.aus, kept)
+	return nil
+}
+
+func (c *collector) discontinuity(_ int, reason string) error {
+	c.discontinuities = append(c.discontinuities, reason)
+	return nil
+}
+
+func (c *collector) keyframeNeeded() { c.keyRequests++ }
+
+// newCollected returns a reader of info whose output c collects.
+func newCollected(info hub.TrackInfo) (*trackReader, *collector) {
+	c := &collector{}
+	return newTrackReader(0, info, true, c, &c.stats), c
 }
 
 // writesPerSecond is the number of Write calls per second of media written, counting at least
@@ -237,7 +269,7 @@ func newFeeder(c *rtpClip) *feeder {
 }
 
 // next returns packet i of the endless loop. The clip's own packets are renumbered in place:
-// by the time a packet comes round again the sample builder has long released it.
+// by the time a packet comes round again the reader has long handed it on (it keeps no packet).
 func (f *feeder) next(i int) *media.Packet {
 	n := len(f.clip.packets)
 	loop, off := i/n, i%n
@@ -265,15 +297,14 @@ func TestTrackReaderClips(t *testing.T) {
 		t.Run(tc.file, func(t *testing.T) {
 			clip := packetizeClip(t, tc.codec, tc.file)
 			f := newFeeder(clip)
-			r := newTrackReader(0, clip.info)
-			var aus []accessUnit
+			r, c := newCollected(clip.info)
 			const passes = 3
 			for i := range passes * len(clip.packets) {
-				aus = r.push(f.next(i), aus)
+				require.NoError(t, r.push(f.next(i)))
 			}
-			// The last frame waits in the sample builder for the next one to start.
-			require.Len(t, aus, passes*clipFrames-1)
-			for i, au := range aus {
+			// The last frame is complete at its marker bit: nothing waits for the next one.
+			require.Len(t, c.aus, passes*clipFrames)
+			for i, au := range c.aus {
 				require.Equal(t, i%clipKeyEvery == 0, au.key, "frame %d", i)
 				require.Equal(t, int64(clip.ts0)+int64(i)*clipFrameTicks, au.rtp64, "frame %d", i)
 				require.Equal(t, f.t0.Add(time.Duration(i)*time.Second/30), au.wall, "frame %d", i)
@@ -318,7 +349,7 @@ func TestWritesPerSecondOfMedia(t *testing.T) {
 			p := feed(t, clip, tc.container, &file, passes*len(clip.packets))
 			seconds := p.w.Duration().Seconds()
 			require.InDelta(t, passes*4, seconds, 0.1)
-			require.Equal(t, passes*clipFrames-1, p.samples)
+			require.Equal(t, passes*clipFrames, p.samples)
 			require.Equal(t, tc.patches, file.overwrites)
 			require.Equal(t, p.w.Bytes(), file.size)
 			appends := file.writes - file.overwrites
@@ -359,9 +390,8 @@ func BenchmarkRTPToWebM(b *testing.B) { benchmarkRTPTo(b, media.VP8, "1080p-vp8.
 
 // TestTrackReaderH265SplitAccessUnit sends an H.265 key frame as pion's payloader does when a
 // NAL unit before the picture is too big for one packet: VPS, SPS and PPS aggregated, then a
-// fragmented SEI, then the fragmented IDR slice. The sample builder ends a sample at the last
-// fragment of every NAL unit, so the frame comes out in two samples, in two push calls; the reader
-// must still make one key access unit of it, in length-prefixed form.
+// fragmented SEI, then the fragmented IDR slice. The reader must make one key access unit of it,
+// in length-prefixed form.
 func TestTrackReaderH265SplitAccessUnit(t *testing.T) {
 	ts := uint32(0xfffff000)
 	pkts := []*rtp.Packet{
@@ -375,13 +405,12 @@ func TestTrackReaderH265SplitAccessUnit(t *testing.T) {
 		{Header: rtp.Header{SequenceNumber: 3, Timestamp: ts + 3000, Marker: true}, Payload: []byte{0x02, 0x01, 'p', '1'}},
 		{Header: rtp.Header{SequenceNumber: 4, Timestamp: ts + 6000, Marker: true}, Payload: []byte{0x02, 0x01, 'p', '2'}},
 	}
-	r := newTrackReader(0, hub.TrackInfo{Kind: media.KindVideo, Codec: media.H265, ClockRate: 90000})
-	var aus, batch []accessUnit
+	r, c := newCollected(hub.TrackInfo{Kind: media.KindVideo, Codec: media.H265, ClockRate: 90000})
 	for i, p := range pkts {
-		batch = r.push(&media.Packet{RTP: p, Kind: media.KindVideo, Arrival: time.Unix(int64(i), 0)}, batch[:0])
-		aus = append(aus, batch...)
+		require.NoError(t, r.push(&media.Packet{RTP: p, Kind: media.KindVideo, Arrival: time.Unix(int64(i), 0)}))
 	}
-	require.Len(t, aus, 2)
+	aus := c.aus
+	require.Len(t, aus, 3)
 	require.True(t, aus[0].key)
 	require.Equal(t, [][]byte{
 		{0x40, 0x01, 'v'}, {0x42, 0x01, 's'}, {0x44, 0x01, 'p'}, {0x4e, 0x01, 's', 'e', 'i'}, {0x26, 0x01, 'i', 'd', 'r'},
@@ -396,21 +425,4 @@ func TestTrackReaderH265SplitAccessUnit(t *testing.T) {
 	require.Equal(t, []byte{0x40, 0x01, 'v'}, tracks[0].VPS)
 	require.Equal(t, []byte{0x42, 0x01, 's'}, tracks[0].SPS)
 	require.Equal(t, []byte{0x44, 0x01, 'p'}, tracks[0].PPS)
-}
-
-func TestAnnexBToAVCC(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		in, out []byte
-	}{
-		{"two units", []byte{0, 0, 0, 1, 0x40, 1, 0, 0, 0, 1, 0x26, 1, 9}, []byte{0, 0, 0, 2, 0x40, 1, 0, 0, 0, 3, 0x26, 1, 9}},
-		{"one unit", []byte{0, 0, 0, 1, 0x02, 1}, []byte{0, 0, 0, 2, 0x02, 1}},
-		{"empty unit at the end", []byte{0, 0, 0, 1, 0x02, 1, 0, 0, 0, 1}, []byte{0, 0, 0, 2, 0x02, 1, 0, 0, 0, 0}},
-		{"not Annex B", []byte{0, 0, 0, 2, 0x02, 1}, []byte{0, 0, 0, 2, 0x02, 1}},
-		{"empty", []byte{}, []byte{}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			require.Equal(t, tc.out, annexBToAVCC(tc.in))
-		})
-	}
 }

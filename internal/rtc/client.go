@@ -3,6 +3,7 @@ package rtc
 import (
 	"log/slog"
 
+	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -25,4 +26,28 @@ func NewClientAPIWithFeedback(log *slog.Logger, counter *FeedbackCounter) (*webr
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetIncludeLoopbackCandidate(true)
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se)), nil
+}
+
+// NewClientAPIWithWire is NewClientAPI with wire's interceptor placed before every other one,
+// next to the network: its RTP writer sees every packet as sent, retransmissions answering NACKs
+// included. `vigil publish` impairs its own sending this way.
+func NewClientAPIWithWire(log *slog.Logger, wire interceptor.Factory) (*webrtc.API, error) {
+	m, reg, err := newMediaEngine(nil)
+	if err != nil {
+		return nil, err
+	}
+	outer := &interceptor.Registry{}
+	outer.Add(wire)
+	outer.Add(registryFactory{reg})
+	se := webrtc.SettingEngine{LoggerFactory: NewLoggerFactory(log)}
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetIncludeLoopbackCandidate(true)
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(outer), webrtc.WithSettingEngine(se)), nil
+}
+
+// registryFactory builds a whole registry's chain as one interceptor.
+type registryFactory struct{ reg *interceptor.Registry }
+
+func (f registryFactory) NewInterceptor(id string) (interceptor.Interceptor, error) {
+	return f.reg.Build(id)
 }
