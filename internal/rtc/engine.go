@@ -60,6 +60,10 @@ func NewEngine(cfg Config, log *slog.Logger) (*Engine, error) {
 	se.SetICEUDPMux(e.mux)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
 	se.SetIncludeLoopbackCandidate(true)
+	// No mDNS: a server announces real addresses, and a browser's .local candidates are learnt
+	// as peer-reflexive when its checks arrive. Querying would cost every session a multicast
+	// socket and a reader goroutine.
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetICETimeouts(cfg.DisconnectedTimeout, cfg.FailedTimeout, 2*time.Second)
 	if len(cfg.PublicIPs) > 0 {
 		se.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
