@@ -132,5 +132,5 @@ func short(v float64) string {
 	case v >= 1e4:
 		return strconv.FormatFloat(v/1e3, 'g', 3, 64) + "k"
 	}
-	return strconv.FormatFloat(v, 'g', 3, 64)
+	return fmt.Sprintf("%.4g", v)
 }

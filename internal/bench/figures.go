@@ -16,6 +16,7 @@ func figureDefs() []figure {
 		{"cpu_percent", "CPU (mean)", "% of a core", func(f *Figures) float64 { return f.CPUPercent }, true},
 		{"peak_rss_mb", "peak RSS", "MB", func(f *Figures) float64 { return f.PeakRSSMB }, true},
 		{"writes_per_stream_s", "writes per second per stream", "calls", func(f *Figures) float64 { return f.WritesPerStreamSec }, true},
+		{"write_syscalls_per_stream_s", "write syscalls per second per stream", "calls", func(f *Figures) float64 { return f.WriteSyscallsPerStreamSec }, true},
 		{"write_mbps", "write rate", "MB/s", func(f *Figures) float64 { return f.WriteMBps }, true},
 		{"loss", "loss", "ratio", func(f *Figures) float64 { return f.Loss }, true},
 		{"udp_drops", "kernel UDP drops", "datagrams", func(f *Figures) float64 { return f.UDPDrops }, true},
@@ -64,7 +65,11 @@ func computeFigures(r *Report) {
 		cpu := b.CPUSeconds - a.CPUSeconds
 		f.CPUPercent = cpu / secs * 100
 		f.CPUPerStreamMin = cpu / (float64(f.Streams) * secs / 60)
-		f.WritesPerStreamSec = float64(b.Syscw-a.Syscw) / secs / float64(f.Streams)
+		f.WriteSyscallsPerStreamSec = float64(b.Syscw-a.Syscw) / secs / float64(f.Streams)
+		f.WritesPerStreamSec = f.WriteSyscallsPerStreamSec
+		if a.Metrics != nil && b.Metrics != nil {
+			f.WritesPerStreamSec = (b.Metrics.RecorderWrites - a.Metrics.RecorderWrites) / secs / float64(f.Streams)
+		}
 		f.WriteMBps = float64(b.WChar-a.WChar) / secs / 1e6
 		f.DiskWriteMBps = float64(b.WriteBytes-a.WriteBytes) / secs / 1e6
 		if r.Settings.Topology == "pull" && len(first.Nodes) > 1 {

@@ -81,14 +81,19 @@ type Figures struct {
 	// OriginCPUPercent is the origin's mean CPU (pull topology).
 	OriginCPUPercent float64 `json:"origin_cpu_percent,omitempty"`
 	PeakRSSMB        float64 `json:"peak_rss_mb"`
-	// WritesPerStreamSec is write calls (syscw) per second per stream; WriteMBps the bytes
-	// passed to write calls (wchar), in MB/s; DiskWriteMBps what reached block devices.
-	WritesPerStreamSec float64 `json:"writes_per_stream_s"`
-	WriteMBps          float64 `json:"write_mbps"`
-	DiskWriteMBps      float64 `json:"disk_write_mbps"`
-	Threads            int     `json:"threads"`
-	Loss               float64 `json:"loss"`
-	UDPDrops           float64 `json:"udp_drops"`
+	// WritesPerStreamSec is write calls on recording files per second per stream: vigil's own
+	// count (vigil_recorder_writes_total) where the node has it, else WriteSyscallsPerStreamSec.
+	// WriteSyscallsPerStreamSec counts every write call of the process (syscw in /proc/PID/io:
+	// files, but also sockets written with write() and the Go runtime's wake-ups).
+	// WriteMBps is the bytes passed to write calls (wchar), in MB/s; DiskWriteMBps what reached
+	// block devices (write_bytes; 0 on tmpfs).
+	WritesPerStreamSec        float64 `json:"writes_per_stream_s"`
+	WriteSyscallsPerStreamSec float64 `json:"write_syscalls_per_stream_s"`
+	WriteMBps                 float64 `json:"write_mbps"`
+	DiskWriteMBps             float64 `json:"disk_write_mbps"`
+	Threads                   int     `json:"threads"`
+	Loss                      float64 `json:"loss"`
+	UDPDrops                  float64 `json:"udp_drops"`
 	// Degraded is stream-seconds degraded; MaxDegraded the most streams degraded at once.
 	Degraded    float64 `json:"degraded_s"`
 	MaxDegraded float64 `json:"max_degraded"`
@@ -137,4 +142,12 @@ func LoadReport(path string) (*Report, error) {
 		return nil, fmt.Errorf("read report %s: %w", path, err)
 	}
 	return &r, nil
+}
+
+// measuredNode is the node the figures are about (a zero Info with role "server" if unknown).
+func (r *Report) measuredNode() Info {
+	if r.Measured >= 0 && r.Measured < len(r.Nodes) {
+		return r.Nodes[r.Measured]
+	}
+	return Info{Role: "server"}
 }

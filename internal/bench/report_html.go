@@ -18,10 +18,11 @@ func nodeColor(i int) string {
 
 // htmlView is what report.html.tmpl renders.
 type htmlView struct {
-	R      *Report
-	Title  string
-	Charts []chart
-	Rows   [][2]string
+	R        *Report
+	Measured Info
+	Title    string
+	Charts   []chart
+	Rows     [][2]string
 }
 
 // renderHTML writes a self-contained page: inline CSS and SVG, no script, nothing fetched.
@@ -33,7 +34,7 @@ func renderHTML(w io.Writer, r *Report) error {
 	if err != nil {
 		return fmt.Errorf("report template: %w", err)
 	}
-	v := htmlView{R: r, Title: "vigil bench: " + describe(r), Charts: charts(r)}
+	v := htmlView{R: r, Measured: r.measuredNode(), Title: "vigil bench: " + describe(r), Charts: charts(r)}
 	for _, f := range figureDefs() {
 		v.Rows = append(v.Rows, [2]string{f.label + " (" + f.unit + ")", num(f.get(&r.Figures))})
 	}
@@ -53,9 +54,9 @@ func charts(r *Report) []chart {
 	var cpu, rss []*series
 	for i, n := range r.Nodes {
 		c, m := newSeries(n.Role, nodeColor(i)), newSeries(n.Role, nodeColor(i))
-		for _, s := range r.Samples {
+		for k, s := range r.Samples {
 			ns := s.Nodes[i]
-			if !ns.Up || ns.RSS == 0 {
+			if !ns.Up || ns.RSS == 0 || k == 0 { // the first sample has no rates yet
 				c.add(s.T, math.NaN())
 				m.add(s.T, math.NaN())
 				continue
@@ -69,9 +70,9 @@ func charts(r *Report) []chart {
 	degraded, live := newSeries("degraded", "#d62728"), newSeries("live", "#7f7f7f")
 	loss := newSeries("lost after retransmission", "#ff7f0e")
 	var prev *NodeMetrics
-	for _, s := range r.Samples {
+	for k, s := range r.Samples {
 		ns := s.Nodes[r.Measured]
-		write.add(s.T, upOr(ns, ns.WriteRate/1e6))
+		write.add(s.T, nanIf(k == 0 || !ns.Up, ns.WriteRate/1e6))
 		free.add(s.T, nanIf(ns.DiskFree < 0, ns.DiskFree/1e6))
 		m := ns.Metrics
 		if m == nil {
@@ -89,14 +90,12 @@ func charts(r *Report) []chart {
 	return []chart{
 		newChart("CPU", "% of one core", tmax, w0, w1, cpu...),
 		newChart("Resident memory", "MB", tmax, w0, w1, rss...),
-		newChart("Write rate ("+r.Nodes[r.Measured].Role+")", "MB/s passed to write calls", tmax, w0, w1, write),
-		newChart("Free disk ("+r.Nodes[r.Measured].Role+")", "MB", tmax, w0, w1, free),
+		newChart("Write rate ("+r.measuredNode().Role+")", "MB/s passed to write calls", tmax, w0, w1, write),
+		newChart("Free disk ("+r.measuredNode().Role+")", "MB", tmax, w0, w1, free),
 		newChart("Streams", "streams", tmax, w0, w1, live, degraded),
 		newChart("Loss", "% of packets in each second", tmax, w0, w1, loss),
 	}
 }
-
-func upOr(ns NodeSample, v float64) float64 { return nanIf(!ns.Up, v) }
 
 func nanIf(cond bool, v float64) float64 {
 	if cond {

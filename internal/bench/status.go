@@ -105,7 +105,7 @@ func (st status) node(i int) string {
 	if n.DiskFree >= 0 {
 		s += fmt.Sprintf("  free %s", mb(n.DiskFree))
 		if n.TimeToFull >= 0 {
-			s += fmt.Sprintf(", full in %s", (time.Duration(n.TimeToFull) * time.Second).Round(time.Second))
+			s += ", full in " + humanSeconds(n.TimeToFull)
 		}
 	}
 	if g := guard(n); g != "" {
@@ -136,4 +136,15 @@ func (st status) line() string {
 		parts = append(parts, strings.Join(strings.Fields(st.node(i)), " "))
 	}
 	return strings.Join(parts, " | ")
+}
+
+// humanSeconds writes a span for people: 45s, 12m30s, 5.2h, 3.1d.
+func humanSeconds(s float64) string {
+	switch {
+	case s < 3600:
+		return (time.Duration(s) * time.Second).String()
+	case s < 48*3600:
+		return fmt.Sprintf("%.1fh", s/3600)
+	}
+	return fmt.Sprintf("%.1fd", s/86400)
 }

@@ -12,13 +12,14 @@ import (
 func PrintTable(w io.Writer, r *Report) {
 	f := &r.Figures
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	measured := r.Nodes[r.Measured]
+	measured := r.measuredNode()
 	fmt.Fprintf(tw, "\n%s: %s, measured on the %s node (pid %d) over %.0f s with %d streams\n",
 		"vigil bench", describe(r), measured.Role, measured.PID, f.Window, f.Streams)
 	rows := [][2]string{
 		{"CPU per stream-minute", fmt.Sprintf("%.3f CPU-s  (mean %.1f%% of one core; %d cores)", f.CPUPerStreamMin, f.CPUPercent, r.CPUs)},
 		{"peak RSS", fmt.Sprintf("%.0f MB  (%d threads at most)", f.PeakRSSMB, f.Threads)},
-		{"writes per second per stream", fmt.Sprintf("%.2f  (%.2f MB/s written; %.2f MB/s to block devices)", f.WritesPerStreamSec, f.WriteMBps, f.DiskWriteMBps)},
+		{"writes per second per stream", fmt.Sprintf("%.2f  (write syscalls of any kind %.2f; %.2f MB/s written, %.2f MB/s to block devices)",
+			f.WritesPerStreamSec, f.WriteSyscallsPerStreamSec, f.WriteMBps, f.DiskWriteMBps)},
 		{"loss", fmt.Sprintf("%.3f%%  (kernel UDP drops %.0f)", f.Loss*100, f.UDPDrops)},
 		{"degraded time", fmt.Sprintf("%.0f stream-s  (at most %.0f streams at once)", f.Degraded, f.MaxDegraded)},
 		{"files valid / total", fmt.Sprintf("%d / %d", f.FilesValid, f.FilesTotal)},

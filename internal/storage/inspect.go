@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -35,7 +36,7 @@ func Inspect(path string) (Inspection, error) {
 	switch strings.ToLower(filepath.Ext(strings.TrimSuffix(path, PartSuffix))) {
 	case ".mp4":
 		keep := mp4WholeLength(data)
-		in.Whole = keep == int64(len(data)) && keep > 0
+		in.Whole = keep > 0 && mp4BoxesEnd(data) == int64(len(data))
 		in.Duration = mp4Duration(data[:keep])
 		var init mcfmp4.Init
 		if err := init.Unmarshal(bytes.NewReader(data[:keep])); err != nil {
@@ -75,4 +76,21 @@ func mp4CodecName(c mp4.Codec) string {
 		return "aac"
 	}
 	return fmt.Sprintf("%T", c)
+}
+
+// mp4BoxesEnd is where the run of complete top-level boxes ends (the file's length when none
+// is torn; a trailing mfra or free box counts as complete).
+func mp4BoxesEnd(b []byte) int64 {
+	var pos int64
+	for pos+8 <= int64(len(b)) {
+		size := int64(binary.BigEndian.Uint32(b[pos:]))
+		if size == 1 && pos+16 <= int64(len(b)) {
+			size = int64(binary.BigEndian.Uint64(b[pos+8:]))
+		}
+		if size < 8 || size > int64(len(b))-pos {
+			break
+		}
+		pos += size
+	}
+	return pos
 }
