@@ -26,7 +26,8 @@ func (d *directTopology) setup(ctx context.Context, r *runner) error {
 		if err != nil || u.Host == "" {
 			return fmt.Errorf("%w: --target %q: not a URL", ErrConfig, r.cfg.Target)
 		}
-		d.server = &node{role: "server", api: nodeAPI{base: u.Scheme + "://" + u.Host, http: r.http}, pid: r.cfg.ServerPID}
+		d.server = &node{role: "server", api: nodeAPI{base: u.Scheme + "://" + u.Host, http: r.http}, pid: r.cfg.ServerPID,
+			dir: r.cfg.Files}
 		d.server.vigil = d.server.api.isVigil(ctx)
 		d.template = r.cfg.Target
 		r.nodes = append(r.nodes, d.server)

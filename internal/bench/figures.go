@@ -1,6 +1,9 @@
 package bench
 
-import "math"
+import (
+	"math"
+	"slices"
+)
 
 // figure is one named result: the names are those --fail-on and compare use.
 type figure struct {
@@ -34,12 +37,18 @@ func figureDefs() []figure {
 
 // window returns the first and last sample of the measured node inside [from, to] where it was
 // up; ok is false when fewer than two are.
+// Where the node has metrics, only samples with metrics count (both ends must have them).
 func window(samples []Sample, measured int, from, to float64) (first, last Sample, ok bool) {
 	var in []Sample
+	withMetrics := false
 	for _, s := range samples {
-		if s.T >= from-0.5 && s.T <= to+0.5 && s.Nodes[measured].Up {
+		if n := s.Nodes[measured]; s.T >= from-0.5 && s.T <= to+0.5 && n.Up {
 			in = append(in, s)
+			withMetrics = withMetrics || n.Metrics != nil
 		}
+	}
+	if withMetrics {
+		in = slices.DeleteFunc(in, func(s Sample) bool { return s.Nodes[measured].Metrics == nil })
 	}
 	if len(in) < 2 {
 		return Sample{}, Sample{}, false

@@ -39,9 +39,6 @@ func (r *runner) finish(ctx context.Context, stdout io.Writer) (*Report, error) 
 
 	r.rep.Ended = time.Now()
 	r.rep.Samples = r.smp.all()
-	for _, n := range r.nodes {
-		r.rep.Nodes = append(r.rep.Nodes, n.info())
-	}
 	r.rep.Measured = r.measured
 	for _, s := range r.streams {
 		r.rep.Streams = append(r.rep.Streams, r.result(s, files[s.name], died != ""))
@@ -54,7 +51,7 @@ func (r *runner) finish(ctx context.Context, stdout io.Writer) (*Report, error) 
 	PrintTable(stdout, r.rep)
 	fmt.Fprintf(stdout, "\nreport: %s, %s\n", filepath.Join(r.cfg.Out, "report.json"), filepath.Join(r.cfg.Out, "report.html"))
 	if len(r.rep.Failures) > 0 {
-		return r.rep, fmt.Errorf("%w: %s", ErrFailed, strings.Join(r.rep.Failures, "; "))
+		return r.rep, fmt.Errorf("%w: %d problems, listed above", ErrFailed, len(r.rep.Failures))
 	}
 	return r.rep, nil
 }

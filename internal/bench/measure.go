@@ -35,19 +35,33 @@ func (r *runner) measure(ctx context.Context) {
 	r.setPhase("stopping")
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 	defer cancel()
-	t0 := time.Now()
-	for _, err := range r.topo.stopStreams(stopCtx, r) {
-		r.rep.Failures = append(r.rep.Failures, "stop: "+err.Error())
-	}
-	r.waitFinal(stopCtx)
-	r.rep.Figures.Finalize = time.Since(t0).Seconds()
-	r.event("stop calls returned and files final %.2f s after the first stop call", r.rep.Figures.Finalize)
+	r.stop(stopCtx)
 	// One more second of samples after the stop, then the view stops.
 	time.Sleep(r.smp.interval)
 	stopSampling()
 	wg.Wait()
 	r.view.done()
+	for _, n := range r.nodes { // before a restart changes a PID
+		r.rep.Nodes = append(r.rep.Nodes, n.info())
+	}
 	r.topo.close(stopCtx, r)
+}
+
+// stop ends the recordings the topology's way and measures how long until every file is final.
+// With the measured node down there is nothing to ask.
+func (r *runner) stop(ctx context.Context) {
+	if i, _ := r.downNode(); i == r.measured {
+		r.event("stop calls not sent: the %s node is down", r.nodes[i].role)
+		return
+	}
+	t0 := time.Now()
+	errs := r.topo.stopStreams(ctx, r)
+	for _, err := range errs {
+		r.rep.Failures = append(r.rep.Failures, "stop: "+err.Error())
+	}
+	r.waitFinal(ctx)
+	r.rep.Figures.Finalize = time.Since(t0).Seconds()
+	r.event("stop calls returned (%d failed) and files final %.2f s after the first stop call", len(errs), r.rep.Figures.Finalize)
 }
 
 // ramp starts the streams spread over cfg.Ramp, at most maxStarting at a time, and returns once
@@ -125,11 +139,17 @@ func (r *runner) hold(ctx context.Context) {
 // nodeDown says which node is gone: a child that exited, or a server that has not answered
 // for 5 samples in a row.
 func (r *runner) nodeDown() string {
+	_, what := r.downNode()
+	return what
+}
+
+// downNode is nodeDown with the index of the node in r.nodes (-1 when all are up).
+func (r *runner) downNode() (int, string) {
 	for i, n := range r.nodes {
 		if ch := n.down(); ch != nil {
 			select {
 			case <-ch:
-				return fmt.Sprintf("%s node (pid %d) died: %v", n.role, n.pid, n.exitErr)
+				return i, fmt.Sprintf("%s node (pid %d) died: %v", n.role, n.pid, n.exitErr)
 			default:
 				continue
 			}
@@ -137,19 +157,19 @@ func (r *runner) nodeDown() string {
 		if r.smp == nil {
 			continue
 		}
-		samples := r.smp.all()
+		samples := r.smp.recent(5)
 		if len(samples) < 5 {
 			continue
 		}
 		down := true
-		for _, s := range samples[len(samples)-5:] {
+		for _, s := range samples {
 			down = down && !s.Nodes[i].Up
 		}
 		if down {
-			return fmt.Sprintf("%s %s stopped answering", n.role, n.api.base)
+			return i, fmt.Sprintf("%s %s stopped answering", n.role, n.api.base)
 		}
 	}
-	return ""
+	return -1, ""
 }
 
 // waitFinal waits until the measured node's directory holds no .part file (up to 2 minutes).

@@ -18,6 +18,9 @@ const clockTicks = 100
 // errProcFormat means a /proc file did not have the expected shape.
 var errProcFormat = errors.New("unexpected /proc format")
 
+// errProcGone means the process has exited (a zombie not yet reaped counts as gone).
+var errProcGone = errors.New("process has exited")
+
 // procStat is one reading of a process from /proc.
 type procStat struct {
 	// CPUSeconds is user plus system time since the process started.
@@ -65,6 +68,9 @@ func parseStat(b []byte) (float64, error) {
 	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
 	if len(f) < 13 {
 		return 0, fmt.Errorf("%w: stat has %d fields", errProcFormat, len(f)+2)
+	}
+	if f[0] == "Z" || f[0] == "X" {
+		return 0, errProcGone
 	}
 	utime, err1 := strconv.ParseUint(f[11], 10, 64)
 	stime, err2 := strconv.ParseUint(f[12], 10, 64)

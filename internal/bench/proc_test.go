@@ -3,6 +3,7 @@ package bench
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -23,6 +24,8 @@ func TestParseProcFiles(t *testing.T) {
 	cpu, err := parseStat([]byte(testStat))
 	require.NoError(t, err)
 	require.InDelta(t, 18.01, cpu, 1e-9, "utime 1234 + stime 567 ticks, a command name with spaces and parentheses")
+	_, err = parseStat([]byte(strings.Replace(testStat, ") S ", ") Z ", 1)))
+	require.ErrorIs(t, err, errProcGone, "a zombie")
 	_, err = parseStat([]byte("4242 vigil S 1"))
 	require.ErrorIs(t, err, errProcFormat)
 	_, err = parseStat([]byte("4242 (vigil) S 1 2 3"))

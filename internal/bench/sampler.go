@@ -199,3 +199,10 @@ func (s *sampler) all() []Sample {
 	defer s.mu.Unlock()
 	return append([]Sample(nil), s.samples...)
 }
+
+// recent returns the last n samples (fewer at the start).
+func (s *sampler) recent(n int) []Sample {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Sample(nil), s.samples[max(0, len(s.samples)-n):]...)
+}
