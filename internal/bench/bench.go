@@ -238,12 +238,16 @@ func (r *runner) cleanup() {
 			r.view.say("%v", err)
 		}
 	}
-	if err := r.disk.unmount(); err != nil {
-		r.view.say("%v", err)
-	}
 	if r.cfg.Keep {
+		if r.disk != nil && r.disk.mounted {
+			r.view.say("kept %s; the recorder's tmpfs stays mounted: umount %s when done", r.work, r.disk.dir)
+			return
+		}
 		r.view.say("kept %s", r.work)
 		return
+	}
+	if err := r.disk.unmount(); err != nil {
+		r.view.say("%v", err)
 	}
 	_ = os.RemoveAll(r.work)
 }
