@@ -136,6 +136,9 @@ type runner struct {
 	rep      *Report
 	start    time.Time
 
+	// noFiles is set when the server's files cannot be listed (another server without --files).
+	noFiles bool
+
 	mu      sync.Mutex
 	phase   string
 	started int

@@ -82,6 +82,11 @@ func (r *runner) recover(ctx context.Context) {
 func (r *runner) collect(ctx context.Context) map[string][]*File {
 	n := r.nodes[r.measured]
 	out := map[string][]*File{}
+	if !n.vigil && r.cfg.Files == "" && n.dir == "" {
+		r.noFiles = true
+		r.event("files not checked: give --files with the server's recordings directory")
+		return out
+	}
 	dlDir := filepath.Join(r.work, "downloads")
 	for _, s := range r.streams {
 		var segs []segment
@@ -167,6 +172,8 @@ func (r *runner) result(s *streamRun, files []*File, died bool) StreamResult {
 		res.State, res.Reason = "lost", "the node died and no file of it survived"
 	case tr.seen && tr.lastSeen < r.rep.WindowEnd-3:
 		res.State, res.Reason = "lost", fmt.Sprintf("left the %s at %.0f s", r.nodes[r.measured].role, tr.lastSeen)
+	case r.noFiles:
+		res.Reason = "files not checked"
 	case valid == 0 && len(files) == 0:
 		res.State, res.Reason = "lost", "no file"
 	case valid == 0:

@@ -166,6 +166,9 @@ func (r *runner) downNode() (int, string) {
 			down = down && !s.Nodes[i].Up
 		}
 		if down {
+			if n.pid > 0 {
+				return i, fmt.Sprintf("%s (pid %d) is gone", n.role, n.pid)
+			}
 			return i, fmt.Sprintf("%s %s stopped answering", n.role, n.api.base)
 		}
 	}

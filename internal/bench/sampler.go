@@ -115,6 +115,9 @@ func (s *sampler) readNode(ctx context.Context, n *node) NodeSample {
 			ns.WriteBytes, ns.WChar, ns.Syscw, ns.UDPDrops = st.WriteBytes, st.WChar, st.Syscw, st.UDPDrops
 		}
 	}
+	if n.pid == 0 && !n.vigil {
+		ns.Up = true // nothing to ask: assumed up
+	}
 	if n.vigil && (ns.Up || n.pid == 0) {
 		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		m, err := scrapeNode(sctx, s.http, n.api.base)
