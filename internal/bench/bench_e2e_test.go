@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,9 +32,7 @@ func TestBenchEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs vigil bench for about two minutes")
 	}
-	bin := filepath.Join(t.TempDir(), "vigil")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/vigilrec/vigil/cmd/vigil").CombinedOutput()
-	require.NoError(t, err, string(out))
+	bin := testutil.BuildVigil(t)
 
 	t.Run("pull 5 streams", func(t *testing.T) { testBenchPull(t, bin) })
 	t.Run("direct against another server", func(t *testing.T) { testBenchDirectTarget(t, bin) })
@@ -56,7 +53,7 @@ func startBench(t *testing.T, bin string, args ...string) *benchCmd {
 	t.Helper()
 	b := &benchCmd{cmd: exec.Command(bin, append([]string{"bench"}, args...)...), lines: make(chan string, 1000),
 		done: make(chan struct{})}
-	b.cmd.Env = withoutVigilVars(os.Environ())
+	b.cmd.Env = testutil.WithoutVigilVars(os.Environ())
 	pr, pw := io.Pipe()
 	b.cmd.Stdout, b.cmd.Stderr = pw, pw
 	require.NoError(t, b.cmd.Start())
@@ -204,17 +201,18 @@ func checkReportInBrowser(t *testing.T, page string) {
 
 func testBenchDirectTarget(t *testing.T, bin string) {
 	dir := t.TempDir()
-	srv := startServer(t, bin, dir, "--record-auto", "all", "--record-grace", "0s")
+	srv := testutil.StartVigil(t, bin, dir, testutil.FreePort(t, "tcp"), testutil.FreePort(t, "udp"),
+		"--record-auto", "all", "--record-grace", "0s", "--log-level", "warn")
 	out := t.TempDir()
 	b := startBench(t, bin, "--topology", "direct", "--streams", "3", "--duration", "10s", "--out", out,
-		"--target", srv.base+"/whip/{name}", "--server-pid", strconv.Itoa(srv.cmd.Process.Pid), "--files", dir)
+		"--target", srv.Base+"/whip/{name}", "--server-pid", strconv.Itoa(srv.Cmd.Process.Pid), "--files", dir)
 	code := b.wait(t, 5*time.Minute)
 	t.Logf("bench output:\n%s", b.output())
 	require.Equal(t, 0, code)
 	r, err := LoadReport(filepath.Join(out, "report.json"))
 	require.NoError(t, err)
 	require.Len(t, r.Nodes, 1)
-	require.Equal(t, srv.cmd.Process.Pid, r.Nodes[0].PID)
+	require.Equal(t, srv.Cmd.Process.Pid, r.Nodes[0].PID)
 	require.False(t, r.Nodes[0].Own)
 	last := r.Samples[len(r.Samples)-1].Nodes[0]
 	require.True(t, last.Up)
@@ -251,47 +249,4 @@ func testBenchRecorderKilled(t *testing.T, bin string) {
 		require.True(t, s.Files[0].Valid, s.Files[0].Problem)
 		require.Regexp(t, s.Name+`\s+recovered \(the node died; its files were recovered\)`, text)
 	}
-}
-
-// server is a vigil started by a test, standing in for another server.
-type server struct {
-	cmd  *exec.Cmd
-	base string
-}
-
-func startServer(t *testing.T, bin, dir string, extra ...string) *server {
-	t.Helper()
-	httpPort, err := freePort("tcp")
-	require.NoError(t, err)
-	udpPort, err := freePort("udp")
-	require.NoError(t, err)
-	args := append([]string{"serve", "--http", fmt.Sprintf("127.0.0.1:%d", httpPort), "--udp",
-		fmt.Sprintf("127.0.0.1:%d", udpPort), "--dir", dir, "--log-level", "warn"}, extra...)
-	s := &server{cmd: exec.Command(bin, args...), base: fmt.Sprintf("http://127.0.0.1:%d", httpPort)}
-	s.cmd.Env = withoutVigilVars(os.Environ())
-	logPath := filepath.Join(t.TempDir(), "server.log")
-	logFile, err := os.Create(logPath)
-	require.NoError(t, err)
-	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
-	require.NoError(t, s.cmd.Start())
-	exited := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); logFile.Close(); close(exited) }()
-	t.Cleanup(func() {
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-exited
-		}
-	})
-	api := nodeAPI{base: s.base, http: &http.Client{Timeout: 5 * time.Second}}
-	err = poll(context.Background(), 30*time.Second, 100*time.Millisecond, func() (bool, error) {
-		return api.ready(context.Background()), nil
-	}, "the server ready")
-	if err != nil {
-		b, _ := os.ReadFile(logPath)
-		t.Fatalf("%v:\n%s", err, b)
-	}
-	return s
 }
