@@ -11,12 +11,17 @@ import (
 // Compare prints the figures of two runs side by side with the ratio b/a. Ratios compare runs
 // made on the same machine; absolute figures from different machines do not.
 func Compare(w io.Writer, a, b *Report, nameA, nameB string) error {
+	// Numbers align right; the labels are padded to one width so that they read left-aligned.
+	width := len("figure")
+	for _, f := range figureDefs() {
+		width = max(width, len(f.label))
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "figure\t%s\t%s\tB/A\tunit\t\n", nameA, nameB)
-	fmt.Fprintf(tw, "run\t%s\t%s\t\t\t\n", describe(a), describe(b))
+	fmt.Fprintf(tw, "%-*s\t%s\t%s\tB/A\t \n", width, "figure", nameA, nameB)
+	fmt.Fprintf(tw, "%-*s\t%s\t%s\t\t \n", width, "run", describe(a), describe(b))
 	for _, f := range figureDefs() {
 		va, vb := f.get(&a.Figures), f.get(&b.Figures)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", f.label, num(va), num(vb), ratio(va, vb), f.unit)
+		fmt.Fprintf(tw, "%-*s\t%s\t%s\t%s\t %s\n", width, f.label, num(va), num(vb), ratio(va, vb), f.unit)
 	}
 	return tw.Flush()
 }
