@@ -24,8 +24,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// The first signal ends the run early (bench still stops the recordings, verifies and
+	// reports); once it has come, the default handling is back, so a second one exits at once.
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	context.AfterFunc(ctx, stop)
 	_, err = bench.Run(ctx, cfg, stdout)
 	if errors.Is(err, bench.ErrConfig) {
 		return fmt.Errorf("%w: %w", errUsage, err)
