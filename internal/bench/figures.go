@@ -31,6 +31,7 @@ func figureDefs() []figure {
 		{"streams_lost", "streams lost", "streams", func(f *Figures) float64 { return float64(f.StreamsLost) }, true},
 		{"gaps", "gaps between segments", "gaps", func(f *Figures) float64 { return float64(f.Gaps) }, true},
 		{"finalize_s", "stop calls to every file final", "s", func(f *Figures) float64 { return f.Finalize }, true},
+		{"bench_cpu_percent", "bench's own CPU (mean)", "% of a core", func(f *Figures) float64 { return f.BenchCPUPercent }, true},
 		{"min_free_mb", "least free disk", "MB", func(f *Figures) float64 { return f.MinFreeMB }, false},
 	}
 }
@@ -81,6 +82,8 @@ func computeFigures(r *Report) {
 		}
 		f.WriteMBps = float64(b.WChar-a.WChar) / secs / 1e6
 		f.DiskWriteMBps = float64(b.WriteBytes-a.WriteBytes) / secs / 1e6
+		f.BenchCPUPercent = (last.Bench.CPUSeconds - first.Bench.CPUSeconds) / secs * 100
+		f.BenchRSSMB = float64(last.Bench.PeakRSS) / 1e6
 		if r.Settings.Topology == "pull" && len(first.Nodes) > 1 {
 			f.OriginCPUPercent = (last.Nodes[0].CPUSeconds - first.Nodes[0].CPUSeconds) / secs * 100
 		}

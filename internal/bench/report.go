@@ -104,6 +104,10 @@ type Figures struct {
 	Gaps        int     `json:"gaps"`
 	// Finalize is seconds from the first stop call until every file was final (no .part left).
 	Finalize float64 `json:"finalize_s"`
+	// BenchCPUPercent and BenchRSSMB are bench's own process over the window (its publishers
+	// run in it): the load generator's share of the machine.
+	BenchCPUPercent float64 `json:"bench_cpu_percent"`
+	BenchRSSMB      float64 `json:"bench_rss_mb"`
 	// MinFreeMB is the least free space seen on the recorder's volume (-1 unknown).
 	MinFreeMB float64 `json:"min_free_mb"`
 }

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 )
@@ -12,6 +13,8 @@ type Sample struct {
 	// T is seconds since the run started.
 	T     float64      `json:"t"`
 	Nodes []NodeSample `json:"nodes"` // in the order of Report.Nodes
+	// Bench is bench's own process (its publishers run in it), to show that it stays light.
+	Bench NodeSample `json:"bench"`
 }
 
 // NodeSample is one node at one moment. Process figures are zero when bench knows no PID.
@@ -89,6 +92,7 @@ func (s *sampler) tick(ctx context.Context) {
 	for i, n := range s.nodes {
 		wg.Go(func() { sm.Nodes[i] = s.readNode(ctx, n) })
 	}
+	wg.Go(func() { sm.Bench = s.readNode(ctx, &node{role: "bench", pid: os.Getpid()}) })
 	wg.Wait()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -96,6 +100,9 @@ func (s *sampler) tick(ctx context.Context) {
 		prev := s.samples[len(s.samples)-1]
 		for i := range sm.Nodes {
 			s.rates(&sm.Nodes[i], prev.Nodes[i], now-prev.T, i)
+		}
+		if dt := now - prev.T; dt > 0 && sm.Bench.Up && prev.Bench.Up {
+			sm.Bench.CPU = max(0, sm.Bench.CPUSeconds-prev.Bench.CPUSeconds) / dt
 		}
 	}
 	if m := sm.Nodes[s.measured].Metrics; m != nil {

@@ -30,6 +30,7 @@ func PrintTable(w io.Writer, r *Report) {
 	if f.OriginCPUPercent > 0 {
 		rows = append(rows, [2]string{"origin CPU", fmt.Sprintf("%.1f%% of one core", f.OriginCPUPercent)})
 	}
+	rows = append(rows, [2]string{"bench itself", fmt.Sprintf("%.1f%% of one core, %.0f MB (its publishers run in it)", f.BenchCPUPercent, f.BenchRSSMB)})
 	if f.MinFreeMB >= 0 {
 		rows = append(rows, [2]string{"least free disk", fmt.Sprintf("%.0f MB", f.MinFreeMB)})
 	}
