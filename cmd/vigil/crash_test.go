@@ -3,12 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -22,72 +19,8 @@ import (
 	"github.com/vigilrec/vigil/internal/media"
 	"github.com/vigilrec/vigil/internal/publish"
 	"github.com/vigilrec/vigil/internal/rtc"
+	"github.com/vigilrec/vigil/internal/testutil"
 )
-
-func buildVigil(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "vigil")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, string(out))
-	return bin
-}
-
-func freePort(t *testing.T, network string) int {
-	t.Helper()
-	if network == "udp" {
-		c, err := net.ListenPacket("udp", "127.0.0.1:0")
-		require.NoError(t, err)
-		defer c.Close()
-		return c.LocalAddr().(*net.UDPAddr).Port
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-type process struct {
-	cmd    *exec.Cmd
-	base   string
-	log    string
-	exited chan struct{} // closed when the process has exited
-	err    error         // its exit status, once exited is closed
-}
-
-func startVigil(t *testing.T, bin, dir string, httpPort, udpPort int, extra ...string) *process {
-	t.Helper()
-	logPath := filepath.Join(t.TempDir(), "vigil.log")
-	logFile, err := os.Create(logPath)
-	require.NoError(t, err)
-	cmd := exec.Command(bin, "--http", fmt.Sprintf("127.0.0.1:%d", httpPort), "--udp", fmt.Sprintf("127.0.0.1:%d", udpPort),
-		"--dir", dir)
-	cmd.Args = append(cmd.Args, extra...)
-	cmd.Env = withoutVigilVars(os.Environ())
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	require.NoError(t, cmd.Start())
-	p := &process{cmd: cmd, base: fmt.Sprintf("http://127.0.0.1:%d", httpPort), log: logPath, exited: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		logFile.Close()
-		close(p.exited)
-	}()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); <-p.exited })
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(p.base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
-		}
-		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(logPath)
-			t.Fatalf("vigil not ready within 30 s:\n%s", b)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
 
 func getJSON(t *testing.T, url string, v any) int {
 	t.Helper()
@@ -114,10 +47,10 @@ func TestKillDuringRecording(t *testing.T) {
 			t.Skipf("%s is not installed", tool)
 		}
 	}
-	bin := buildVigil(t)
+	bin := testutil.BuildVigil(t)
 	dir := t.TempDir()
-	httpPort, udpPort := freePort(t, "tcp"), freePort(t, "udp")
-	srv := startVigil(t, bin, dir, httpPort, udpPort)
+	httpPort, udpPort := testutil.FreePort(t, "tcp"), testutil.FreePort(t, "udp")
+	srv := testutil.StartVigil(t, bin, dir, httpPort, udpPort)
 
 	video, err := publish.BuiltinVideo(media.H264, "1080p")
 	require.NoError(t, err)
@@ -127,7 +60,7 @@ func TestKillDuringRecording(t *testing.T) {
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	pub, err := publish.Start(ctx, publish.Options{Endpoint: srv.base + "/whip/crash", Video: video, Audio: audio, API: api,
+	pub, err := publish.Start(ctx, publish.Options{Endpoint: srv.Base + "/whip/crash", Video: video, Audio: audio, API: api,
 		Log: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	defer func() {
@@ -142,7 +75,7 @@ func TestKillDuringRecording(t *testing.T) {
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resp, err := http.Post(srv.base+"/api/v1/streams/crash/recording", "application/json", strings.NewReader("{}"))
+		resp, err := http.Post(srv.Base+"/api/v1/streams/crash/recording", "application/json", strings.NewReader("{}"))
 		require.NoError(t, err)
 		resp.Body.Close()
 		if resp.StatusCode == http.StatusCreated {
@@ -153,12 +86,12 @@ func TestKillDuringRecording(t *testing.T) {
 	}
 	deadline = time.Now().Add(60 * time.Second)
 	for rec.Duration < 15 {
-		require.Equal(t, http.StatusOK, getJSON(t, srv.base+"/api/v1/streams/crash/recording", &rec))
+		require.Equal(t, http.StatusOK, getJSON(t, srv.Base+"/api/v1/streams/crash/recording", &rec))
 		require.True(t, time.Now().Before(deadline), "recording did not reach 15 s")
 		time.Sleep(100 * time.Millisecond)
 	}
-	require.NoError(t, srv.cmd.Process.Signal(syscall.SIGKILL))
-	<-srv.exited
+	require.NoError(t, srv.Cmd.Process.Signal(syscall.SIGKILL))
+	<-srv.Exited
 
 	parts, err := filepath.Glob(filepath.Join(dir, "*.mp4.part"))
 	require.NoError(t, err)
@@ -173,14 +106,14 @@ func TestKillDuringRecording(t *testing.T) {
 	require.NoError(t, err, string(out))
 	require.Empty(t, strings.TrimSpace(string(out)))
 
-	srv2 := startVigil(t, bin, dir, httpPort, udpPort)
+	srv2 := testutil.StartVigil(t, bin, dir, httpPort, udpPort)
 	var list struct {
 		Recordings []struct {
 			Path, State string
 			Duration    float64
 		}
 	}
-	require.Equal(t, http.StatusOK, getJSON(t, srv2.base+"/api/v1/recordings", &list))
+	require.Equal(t, http.StatusOK, getJSON(t, srv2.Base+"/api/v1/recordings", &list))
 	require.Len(t, list.Recordings, 1)
 	got := list.Recordings[0]
 	require.Equal(t, "recovered", got.State)

@@ -27,12 +27,12 @@ func TestKillWithUploadsQueued(t *testing.T) {
 	}
 	s3 := testutil.StartS3(t)
 	s3.Stop() // uploads can only queue up
-	bin := buildVigil(t)
+	bin := testutil.BuildVigil(t)
 	dir := t.TempDir()
-	httpPort, udpPort := freePort(t, "tcp"), freePort(t, "udp")
+	httpPort, udpPort := testutil.FreePort(t, "tcp"), testutil.FreePort(t, "udp")
 	args := []string{"--s3-endpoint", s3.Endpoint, "--s3-bucket", testutil.S3Bucket, "--s3-access-key", testutil.S3AccessKey,
 		"--s3-secret-key", testutil.S3SecretKey, "--s3-node", "n1", "--record-auto", "all", "--record-rotation", "2s"}
-	srv := startVigil(t, bin, dir, httpPort, udpPort, args...)
+	srv := testutil.StartVigil(t, bin, dir, httpPort, udpPort, args...)
 
 	video, err := publish.BuiltinVideo(media.H264, "240p")
 	require.NoError(t, err)
@@ -40,7 +40,7 @@ func TestKillWithUploadsQueued(t *testing.T) {
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	pub, err := publish.Start(ctx, publish.Options{Endpoint: srv.base + "/whip/queued", Video: video, API: api,
+	pub, err := publish.Start(ctx, publish.Options{Endpoint: srv.Base + "/whip/queued", Video: video, API: api,
 		Log: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	defer func() {
@@ -56,7 +56,7 @@ func TestKillWithUploadsQueued(t *testing.T) {
 	var list struct{ Recordings []segment }
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		require.Equal(t, http.StatusOK, getJSON(t, srv.base+"/api/v1/recordings", &list))
+		require.Equal(t, http.StatusOK, getJSON(t, srv.Base+"/api/v1/recordings", &list))
 		queued := 0
 		for _, s := range list.Recordings {
 			if s.Upload != nil && s.Upload.State != "uploaded" {
@@ -69,14 +69,14 @@ func TestKillWithUploadsQueued(t *testing.T) {
 		require.True(t, time.Now().Before(deadline), "uploads did not queue up")
 		time.Sleep(200 * time.Millisecond)
 	}
-	require.NoError(t, srv.cmd.Process.Signal(syscall.SIGKILL))
-	<-srv.exited
+	require.NoError(t, srv.Cmd.Process.Signal(syscall.SIGKILL))
+	<-srv.Exited
 
 	s3.Start()
-	srv2 := startVigil(t, bin, dir, httpPort, udpPort, append(args, "--record-auto", "none")...)
+	srv2 := testutil.StartVigil(t, bin, dir, httpPort, udpPort, append(args, "--record-auto", "none")...)
 	deadline = time.Now().Add(90 * time.Second)
 	for {
-		require.Equal(t, http.StatusOK, getJSON(t, srv2.base+"/api/v1/recordings", &list))
+		require.Equal(t, http.StatusOK, getJSON(t, srv2.Base+"/api/v1/recordings", &list))
 		done := len(list.Recordings) > 0
 		for _, s := range list.Recordings {
 			if s.Upload == nil || s.Upload.State != "uploaded" {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/vigilrec/vigil/internal/testutil"
 )
 
 // The README's run command: the server starts with no configuration at all, on the documented
@@ -18,15 +20,12 @@ func TestRunsWithEmbeddedDefaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "vigil")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, string(out))
+	bin := testutil.BuildVigil(t)
 
 	work := t.TempDir()
 	cmd := exec.Command(bin)
 	cmd.Dir = work
-	cmd.Env = withoutVigilVars(os.Environ())
+	cmd.Env = testutil.WithoutVigilVars(os.Environ())
 	logFile, err := os.Create(filepath.Join(work, "vigil.log"))
 	require.NoError(t, err)
 	defer logFile.Close()
@@ -71,14 +70,4 @@ func TestRunsWithEmbeddedDefaults(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("vigil did not stop within 20 s of SIGTERM")
 	}
-}
-
-func withoutVigilVars(env []string) []string {
-	var out []string
-	for _, kv := range env {
-		if len(kv) < 6 || kv[:6] != "VIGIL_" {
-			out = append(out, kv)
-		}
-	}
-	return out
 }

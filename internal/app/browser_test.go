@@ -8,18 +8,16 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/vigilrec/vigil/internal/testutil"
 )
 
 // TestBrowserPublishesOverWHIP opens the /publish page in headless Chromium with a fake camera and
@@ -44,8 +42,8 @@ func TestBrowserPublishesOverWHIP(t *testing.T) {
 				"stream": {tc.stream}, "codec": {tc.codec}, "autostart": {"1"},
 			}.Encode()
 
-			b := startChromium(t, chromium)
-			defer b.stop(t)
+			b := testutil.StartChromium(t, chromium)
+			defer b.Stop(t)
 
 			// On any failure below, say what the page and the server saw.
 			var lastFind string
@@ -57,11 +55,11 @@ func TestBrowserPublishesOverWHIP(t *testing.T) {
 						find = err.Error()
 					}
 					t.Errorf("diagnostics for %s: page %s; POST /rest-api/stream/find {\"name\":%q} answers %s (last poll: %s)\nchromium output (tail):\n%s",
-						page, b.pageState(), tc.stream, find, lastFind, b.output.tail(4096))
+						page, pageState(b), tc.stream, find, lastFind, b.Output(4096))
 				}
 			}()
 
-			navCtx, navCancel := context.WithTimeout(b.ctx, 30*time.Second)
+			navCtx, navCancel := context.WithTimeout(b.Ctx, 30*time.Second)
 			err := chromedp.Do(navCtx, chromedp.Navigate(page))
 			navCancel()
 			require.NoError(t, err, "open %s", page)
@@ -91,7 +89,7 @@ func TestBrowserPublishesOverWHIP(t *testing.T) {
 
 			// The page says so too, once its peer connection is up.
 			s.waitFor("the page to show publishing", 10*time.Second, func() bool {
-				return b.status() == "publishing"
+				return pageStatus(b) == "publishing"
 			})
 		})
 	}
@@ -128,75 +126,6 @@ func wcsFindStream(client *http.Client, base, name string) (int, string, error) 
 	return resp.StatusCode, strings.TrimSpace(string(body)), err
 }
 
-// chromiumBrowser is one headless Chromium with one tab.
-type chromiumBrowser struct {
-	ctx         context.Context // the tab's chromedp context
-	cancel      context.CancelFunc
-	allocCancel context.CancelFunc
-	dir         string // holds the profile and HOME, and so appears in the command line of every process
-	output      *chromiumOutput
-}
-
-// startChromium starts headless Chromium with a fake camera and microphone whose permission prompts
-// are answered yes. Call stop when done.
-func startChromium(t *testing.T, execPath string) *chromiumBrowser {
-	t.Helper()
-	b := &chromiumBrowser{dir: t.TempDir(), output: &chromiumOutput{}}
-	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(execPath),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true), // we may run as root, as CI does
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("user-data-dir", filepath.Join(b.dir, "profile")),
-		chromedp.Flag("use-fake-device-for-media-stream", true),
-		chromedp.Flag("use-fake-ui-for-media-stream", true),
-		chromedp.Flag("allow-loopback-in-peer-connection", true),
-		// Debian's Chromium always starts a crash handler, which keeps its reports under
-		// $HOME/.config/chromium and has no --user-data-dir: keep it in the test's directory too.
-		chromedp.Env("HOME="+b.dir),
-		chromedp.CombinedOutput(b.output),
-	)
-	b.allocCancel = allocCancel
-	b.ctx, b.cancel = chromedp.NewContext(allocCtx)
-	// Start the browser now, so that a browser that cannot start fails here and not in the middle.
-	if err := chromedp.Do(b.ctx); err != nil {
-		b.stop(t)
-		t.Fatalf("start %s: %v\nchromium output:\n%s", execPath, err, b.output.tail(4096))
-	}
-	return b
-}
-
-// stop closes the browser, waits until its process has exited, and checks that no other process of
-// it is left.
-func (b *chromiumBrowser) stop(t *testing.T) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
-	if err := chromedp.Cancel(ctx); err != nil {
-		t.Logf("closing chromium: %v", err) // it is killed below all the same
-	}
-	cancel()
-	b.cancel()
-	b.allocCancel() // kills the browser if it is still running, and waits for it to exit
-	// The children and the crash handlers end on their own once the browser has gone.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		left := processesMentioning(b.dir)
-		if len(left) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("chromium processes are still running after the browser was closed:\n%s", strings.Join(left, "\n"))
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // chromiumPageStateJS describes the publishing page: its #status text and the state of its peer connection.
 const chromiumPageStateJS = `(() => {
   const el = document.getElementById("status");
@@ -208,8 +137,8 @@ const chromiumPageStateJS = `(() => {
 })()`
 
 // pageState returns chromiumPageStateJS's answer, or why it could not be read.
-func (b *chromiumBrowser) pageState() string {
-	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+func pageState(b *testutil.Chromium) string {
+	ctx, cancel := context.WithTimeout(b.Ctx, 5*time.Second)
 	defer cancel()
 	state, err := chromedp.Run(ctx, chromedp.Evaluate[string](chromiumPageStateJS))
 	if err != nil {
@@ -219,62 +148,12 @@ func (b *chromiumBrowser) pageState() string {
 }
 
 // status returns the page's #status text, or "" if it cannot be read.
-func (b *chromiumBrowser) status() string {
-	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+func pageStatus(b *testutil.Chromium) string {
+	ctx, cancel := context.WithTimeout(b.Ctx, 5*time.Second)
 	defer cancel()
 	text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("status").textContent`))
 	if err != nil {
 		return ""
 	}
 	return text
-}
-
-// processesMentioning returns "PID COMMAND LINE" for each process that has dir in an argument.
-func processesMentioning(dir string) []string {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	var found []string
-	for _, e := range entries {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if err != nil || !bytes.Contains(cmdline, []byte(dir)) {
-			continue
-		}
-		found = append(found, e.Name()+" "+string(bytes.ReplaceAll(bytes.TrimRight(cmdline, "\x00"), []byte{0}, []byte{' '})))
-	}
-	return found
-}
-
-// chromiumOutput collects the browser's output, which chromedp writes from its own goroutine.
-type chromiumOutput struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *chromiumOutput) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-// tail returns the last n bytes of the output, without the lines that only say that there is no
-// D-Bus, which a container has none of.
-func (l *chromiumOutput) tail(n int) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var keep []string
-	for line := range strings.Lines(l.buf.String()) {
-		if !strings.Contains(line, ":ERROR:dbus/") {
-			keep = append(keep, line)
-		}
-	}
-	out := strings.Join(keep, "")
-	if len(out) > n {
-		out = out[len(out)-n:]
-	}
-	return out
 }

@@ -1,88 +1,39 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"os/exec"
-	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/vigilrec/vigil/internal/probe"
 )
-
-// probed is what ffprobe says of a file.
-type probed struct {
-	Duration float64
-	Streams  []probedStream
-}
-
-type probedStream struct {
-	Codec     string
-	StartTime float64
-	Duration  float64
-}
-
-func (p probed) codecs() []string {
-	var out []string
-	for _, s := range p.Streams {
-		out = append(out, s.Codec)
-	}
-	return out
-}
-
-func (p probed) stream(codec string) probedStream {
-	for _, s := range p.Streams {
-		if s.Codec == codec {
-			return s
-		}
-	}
-	return probedStream{}
-}
 
 func requireFFmpeg(t *testing.T) {
 	t.Helper()
-	for _, tool := range []string{"ffmpeg", "ffprobe"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed (bash .ci/run installs it)", tool)
-		}
+	if err := probe.Available(); err != nil {
+		t.Skipf("%v (bash .ci/run installs them)", err)
 	}
 }
 
-// probe runs ffprobe on path.
-func probe(t *testing.T, path string) probed {
+// probeFile runs ffprobe on path.
+func probeFile(t *testing.T, path string) probe.Result {
 	t.Helper()
 	requireFFmpeg(t)
-	out, err := exec.Command("ffprobe", "-v", "error", "-show_entries",
-		"format=duration:stream=codec_name,start_time,duration", "-of", "json", path).CombinedOutput()
-	require.NoError(t, err, "ffprobe %s: %s", path, out)
-	var raw struct {
-		Format struct {
-			Duration string `json:"duration"`
-		} `json:"format"`
-		Streams []struct {
-			CodecName string `json:"codec_name"`
-			StartTime string `json:"start_time"`
-			Duration  string `json:"duration"`
-		} `json:"streams"`
-	}
-	require.NoError(t, json.Unmarshal(out, &raw), string(out))
-	p := probed{}
-	p.Duration, _ = strconv.ParseFloat(raw.Format.Duration, 64)
-	for _, s := range raw.Streams {
-		st := probedStream{Codec: s.CodecName}
-		st.StartTime, _ = strconv.ParseFloat(s.StartTime, 64)
-		st.Duration, _ = strconv.ParseFloat(s.Duration, 64)
-		p.Streams = append(p.Streams, st)
-	}
-	return p
+	r, err := probe.File(context.Background(), path)
+	require.NoError(t, err)
+	return r
 }
 
 // decodeErrors decodes the whole file and returns what ffmpeg printed at level error.
 func decodeErrors(t *testing.T, path string) string {
 	t.Helper()
 	requireFFmpeg(t)
-	out, err := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-i", path, "-f", "null", "-").CombinedOutput()
-	require.NoError(t, err, string(out))
-	return string(out)
+	out, err := probe.Decode(context.Background(), path)
+	require.NoError(t, err)
+	return out
 }
 
 // firstFrameIsKey reports whether the first video frame of path is a key frame.

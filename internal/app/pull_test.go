@@ -162,9 +162,9 @@ func (s *testServer) receiving(name string) bool {
 // requireValidRecording checks one recorded file: codecs, duration range, clean decode.
 func requireValidRecording(t *testing.T, path string, minDur, maxDur float64) {
 	t.Helper()
-	p := probe(t, path)
+	p := probeFile(t, path)
 	require.Equal(t, ".mp4", filepath.Ext(path))
-	require.Equal(t, []string{"h264", "opus"}, p.codecs())
+	require.Equal(t, []string{"h264", "opus"}, p.Codecs())
 	t.Logf("%s: %.3f s", filepath.Base(path), p.Duration)
 	require.GreaterOrEqual(t, p.Duration, minDur)
 	require.LessOrEqual(t, p.Duration, maxDur)

@@ -75,8 +75,8 @@ func TestFiftyStopsAtOnce(t *testing.T) {
 		require.Equal(t, "closed", seg.State)
 		path := filepath.Join(s.app.store.Dir(), seg.Path)
 		require.False(t, strings.HasSuffix(path, ".part"))
-		p := probe(t, path)
-		require.Equal(t, []string{"h264", "opus"}, p.codecs())
+		p := probeFile(t, path)
+		require.Equal(t, []string{"h264", "opus"}, p.Codecs())
 		require.Empty(t, decodeErrors(t, path))
 	}
 }

@@ -96,12 +96,12 @@ func TestRecordingOverImpairedNetworks(t *testing.T) {
 			if !tc.strict {
 				return
 			}
-			p := probe(t, path)
+			p := probeFile(t, path)
 			published := closedAt[i].Sub(stats[i].FirstVideoAt).Seconds()
 			t.Logf("file %.3f s, published %.3f s", p.Duration, published)
 			require.InDelta(t, published, p.Duration, 0.5)
-			video := p.stream(string(tc.codec))
-			offset := p.stream("opus").StartTime - video.StartTime
+			video := p.Stream(string(tc.codec))
+			offset := p.Stream("opus").StartTime - video.StartTime
 			require.LessOrEqual(t, math.Abs(offset), 0.040, "audio starts %.3f s after video", offset)
 		})
 	}

@@ -47,11 +47,11 @@ func TestRotation(t *testing.T) {
 		var sum float64
 		for i, seg := range segs {
 			path := filepath.Join(s.app.store.Dir(), seg.Path)
-			p := probe(t, path)
+			p := probeFile(t, path)
 			t.Logf("segment %d: %.3f s from %s", seg.Segment, p.Duration, seg.Start.Format("15:04:05.000"))
 			require.True(t, firstFrameIsKey(t, path), "segment %d does not start with a keyframe", seg.Segment)
 			require.Empty(t, decodeErrors(t, path))
-			sum += p.stream("h264").Duration
+			sum += p.Stream("h264").Duration
 			if i > 0 {
 				gap := seg.Start.Sub(segs[i-1].End)
 				require.Less(t, gap.Abs(), 40*time.Millisecond, "gap or overlap between segments %d and %d", i, i+1)

@@ -36,9 +36,9 @@ func TestAudioVideoSyncWithLateAudio(t *testing.T) {
 
 	segs := s.segments("stream=late-audio")
 	require.Len(t, segs, 1)
-	p := probe(t, filepath.Join(s.app.store.Dir(), segs[0].Path))
+	p := probeFile(t, filepath.Join(s.app.store.Dir(), segs[0].Path))
 	truth := stats.FirstAudioAt.Sub(stats.FirstVideoAt).Seconds()
-	got := p.stream("opus").StartTime - p.stream("h264").StartTime
+	got := p.Stream("opus").StartTime - p.Stream("h264").StartTime
 	t.Logf("audio starts %.3f s after video in the file; %.3f s in wall-clock time", got, truth)
 	require.InDelta(t, truth, got, 0.1)
 }
@@ -67,6 +67,6 @@ func TestAudioVideoAlignedMidStream(t *testing.T) {
 	require.Equal(t, http.StatusOK, status, body)
 	segs := s.segments("stream=both")
 	require.Len(t, segs, 1)
-	p := probe(t, filepath.Join(s.app.store.Dir(), segs[0].Path))
-	require.InDelta(t, p.stream("vp8").StartTime, p.stream("opus").StartTime, 0.1)
+	p := probeFile(t, filepath.Join(s.app.store.Dir(), segs[0].Path))
+	require.InDelta(t, p.Stream("vp8").StartTime, p.Stream("opus").StartTime, 0.1)
 }

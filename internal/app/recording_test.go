@@ -141,13 +141,13 @@ func TestWCSScriptRecordsTenStreams(t *testing.T) {
 		t.Run(seg.Stream, func(t *testing.T) {
 			require.Equal(t, "closed", seg.State)
 			path := filepath.Join(s.app.store.Dir(), seg.Path)
-			p := probe(t, path)
+			p := probeFile(t, path)
 			if seg.VideoCodec == "h264" {
 				require.Equal(t, ".mp4", filepath.Ext(path))
-				require.Equal(t, []string{"h264", "opus"}, p.codecs())
+				require.Equal(t, []string{"h264", "opus"}, p.Codecs())
 			} else {
 				require.Equal(t, ".webm", filepath.Ext(path))
-				require.Equal(t, []string{"vp8", "opus"}, p.codecs())
+				require.Equal(t, []string{"vp8", "opus"}, p.Codecs())
 			}
 			t.Logf("%s: %.3f s, %d bytes", seg.Path, p.Duration, seg.Bytes)
 			require.GreaterOrEqual(t, p.Duration, 19.0)

@@ -38,6 +38,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runServe(ctx, rest, stdout, stderr)
 	case "publish":
 		err = runPublish(ctx, rest, stdout, stderr)
+	case "bench":
+		err = runBench(ctx, rest, stdout, stderr)
 	case "config":
 		err = runConfig(rest, stdout, stderr)
 	case "version":
@@ -71,11 +73,13 @@ func usage(w io.Writer) {
 Usage:
   vigil [serve] [flags]          run the server (the default command)
   vigil publish [flags]          publish looped test media (or a file) over WHIP
+  vigil bench [flags]            load test: N streams recorded, sampled, verified, reported
+  vigil bench compare A B        two bench reports (report.json) side by side
   vigil config check [flags]     validate the configuration and exit
   vigil config print [flags]     print the effective configuration as YAML
   vigil version                  print the version
 
-Run "vigil serve -h" or "vigil publish -h" for flags. Configuration: docs/configuration.md.
+Run "vigil serve -h", "vigil publish -h" or "vigil bench -h" for flags. Configuration: docs/configuration.md.
 `)
 }
 

@@ -44,6 +44,15 @@ func TestConfigFlagsAndErrors(t *testing.T) {
 		{"version", []string{"version"}, 0, "vigil " + Version, ""},
 		{"publish needs media", []string{"publish", "--no-audio", "--no-video"}, 2, "", "nothing to publish"},
 		{"publish unknown clip", []string{"publish", "--codec", "av1"}, 1, "", "no built-in clip"},
+		{"bench clip missing", []string{"bench", "--profile", "720p", "--out", "-"}, 2, "", "no built-in clip for h264 at 720p"},
+		{"bench vp9 1080p", []string{"bench", "--codec", "vp9", "--profile", "1080p"}, 2, "", "vp9 at 240p"},
+		{"bench bad topology", []string{"bench", "--topology", "mesh"}, 2, "", "--topology must be pull or direct"},
+		{"bench target without name", []string{"bench", "--topology", "direct", "--target", "http://h/whip"}, 2, "", "{name}"},
+		{"bench disk limit on a server", []string{"bench", "--origin", "http://a", "--recorder", "http://b", "--disk-limit", "1G"}, 2, "", "--disk-limit needs"},
+		{"bench bad fail-on", []string{"bench", "--fail-on", "cpu>1"}, 2, "", `unknown figure "cpu"`},
+		{"bench bad disk size", []string{"bench", "--disk-limit", "lots"}, 1, "", "not a size"},
+		{"bench compare needs two", []string{"bench", "compare", "a.json"}, 2, "", "compare A.json B.json"},
+		{"bench compare missing file", []string{"bench", "compare", "/nonexistent/a.json", "/nonexistent/b.json"}, 1, "", "read report"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := run(tc.args...)

@@ -1,5 +1,5 @@
 // Package testutil holds helpers shared by tests of several packages: a real S3-compatible server
-// process (versitygw) to upload to.
+// process (versitygw) to upload to, and headless Chromium driven through chromedp.
 package testutil
 
 import (

@@ -1,0 +1,144 @@
+package bench
+
+import (
+	"math"
+	"slices"
+)
+
+// figure is one named result: the names are those --fail-on and compare use.
+type figure struct {
+	name, label, unit string
+	get               func(*Figures) float64
+	// lowerBetter is true for costs (CPU, loss…), false for counts of good things.
+	lowerBetter bool
+}
+
+func figureDefs() []figure {
+	return []figure{
+		{"cpu_per_stream_min", "CPU per stream-minute", "CPU-s", func(f *Figures) float64 { return f.CPUPerStreamMin }, true},
+		{"cpu_percent", "CPU (mean)", "% of a core", func(f *Figures) float64 { return f.CPUPercent }, true},
+		{"peak_rss_mb", "peak RSS", "MB", func(f *Figures) float64 { return f.PeakRSSMB }, true},
+		{"writes_per_stream_s", "writes per second per stream", "calls", func(f *Figures) float64 { return f.WritesPerStreamSec }, true},
+		{"write_syscalls_per_stream_s", "write syscalls per second per stream", "calls", func(f *Figures) float64 { return f.WriteSyscallsPerStreamSec }, true},
+		{"write_mbps", "write rate", "MB/s", func(f *Figures) float64 { return f.WriteMBps }, true},
+		{"loss", "loss", "ratio", func(f *Figures) float64 { return f.Loss }, true},
+		{"udp_drops", "kernel UDP drops", "datagrams", func(f *Figures) float64 { return f.UDPDrops }, true},
+		{"degraded_s", "degraded time", "stream-s", func(f *Figures) float64 { return f.Degraded }, true},
+		{"max_degraded", "most streams degraded at once", "streams", func(f *Figures) float64 { return f.MaxDegraded }, true},
+		{"files_valid", "files valid", "files", func(f *Figures) float64 { return float64(f.FilesValid) }, false},
+		{"files_total", "files", "files", func(f *Figures) float64 { return float64(f.FilesTotal) }, false},
+		{"files_invalid", "files invalid", "files", func(f *Figures) float64 { return float64(f.FilesBad) }, true},
+		{"streams_lost", "streams lost", "streams", func(f *Figures) float64 { return float64(f.StreamsLost) }, true},
+		{"gaps", "gaps between segments", "gaps", func(f *Figures) float64 { return float64(f.Gaps) }, true},
+		{"finalize_s", "stop calls to every file final", "s", func(f *Figures) float64 { return f.Finalize }, true},
+		{"bench_cpu_percent", "bench's own CPU (mean)", "% of a core", func(f *Figures) float64 { return f.BenchCPUPercent }, true},
+		{"min_free_mb", "least free disk", "MB", func(f *Figures) float64 { return f.MinFreeMB }, false},
+	}
+}
+
+// window returns the first and last sample of the measured node inside [from, to] where it was
+// up; ok is false when fewer than two are.
+// Where the node has metrics, only samples with metrics count (both ends must have them).
+func window(samples []Sample, measured int, from, to float64) (first, last Sample, ok bool) {
+	var in []Sample
+	withMetrics := false
+	for _, s := range samples {
+		if n := s.Nodes[measured]; s.T >= from-0.5 && s.T <= to+0.5 && n.Up {
+			in = append(in, s)
+			withMetrics = withMetrics || n.Metrics != nil
+		}
+	}
+	if withMetrics {
+		in = slices.DeleteFunc(in, func(s Sample) bool { return s.Nodes[measured].Metrics == nil })
+	}
+	if len(in) < 2 {
+		return Sample{}, Sample{}, false
+	}
+	return in[0], in[len(in)-1], true
+}
+
+// computeFigures fills r.Figures from the samples and stream results (Finalize is set by the run).
+func computeFigures(r *Report) {
+	f := &r.Figures
+	f.Streams = 0
+	for _, s := range r.Streams {
+		if s.Packets > 0 || len(s.Files) > 0 {
+			f.Streams++
+		}
+	}
+	f.Streams = max(f.Streams, 1)
+	m := r.Measured
+	if first, last, ok := window(r.Samples, m, r.WindowStart, r.WindowEnd); ok {
+		a, b := first.Nodes[m], last.Nodes[m]
+		secs := last.T - first.T
+		f.Window = secs
+		cpu := b.CPUSeconds - a.CPUSeconds
+		f.CPUPercent = cpu / secs * 100
+		f.CPUPerStreamMin = cpu / (float64(f.Streams) * secs / 60)
+		f.WriteSyscallsPerStreamSec = float64(b.Syscw-a.Syscw) / secs / float64(f.Streams)
+		f.WritesPerStreamSec = f.WriteSyscallsPerStreamSec
+		if a.Metrics != nil && b.Metrics != nil {
+			f.WritesPerStreamSec = (b.Metrics.RecorderWrites - a.Metrics.RecorderWrites) / secs / float64(f.Streams)
+		}
+		f.WriteMBps = float64(b.WChar-a.WChar) / secs / 1e6
+		f.DiskWriteMBps = float64(b.WriteBytes-a.WriteBytes) / secs / 1e6
+		f.BenchCPUPercent = (last.Bench.CPUSeconds - first.Bench.CPUSeconds) / secs * 100
+		f.BenchRSSMB = float64(last.Bench.PeakRSS) / 1e6
+		if r.Settings.Topology == "pull" && len(first.Nodes) > 1 {
+			f.OriginCPUPercent = (last.Nodes[0].CPUSeconds - first.Nodes[0].CPUSeconds) / secs * 100
+		}
+	}
+	f.MinFreeMB = -1
+	var firstDrops, lastDrops float64 = -1, 0
+	for _, s := range r.Samples {
+		n := s.Nodes[m]
+		if !n.Up {
+			continue
+		}
+		f.PeakRSSMB = math.Max(f.PeakRSSMB, float64(max(n.PeakRSS, n.RSS))/1e6)
+		f.Threads = max(f.Threads, n.Threads)
+		drops := float64(n.UDPDrops)
+		if n.Metrics != nil {
+			drops = math.Max(drops, n.Metrics.UDPDrops)
+			f.MaxDegraded = math.Max(f.MaxDegraded, n.Metrics.Degraded)
+		}
+		if firstDrops < 0 {
+			firstDrops = drops
+		}
+		lastDrops = drops
+		if n.DiskFree >= 0 && (f.MinFreeMB < 0 || n.DiskFree/1e6 < f.MinFreeMB) {
+			f.MinFreeMB = n.DiskFree / 1e6
+		}
+	}
+	f.UDPDrops = math.Max(0, lastDrops-firstDrops)
+	streamFigures(r)
+}
+
+func streamFigures(r *Report) {
+	f := &r.Figures
+	f.FilesValid, f.FilesTotal, f.FilesBad, f.StreamsLost, f.Gaps, f.Degraded = 0, 0, 0, 0, 0, 0
+	var lost, packets float64
+	for _, s := range r.Streams {
+		lost += s.Lost
+		packets += s.Packets + s.Lost
+		f.Degraded += s.Degraded
+		f.Gaps += s.Gaps
+		if s.State == "lost" {
+			f.StreamsLost++
+		}
+		for _, file := range s.Files {
+			if file.State == "deleted" {
+				continue
+			}
+			f.FilesTotal++
+			if file.Valid {
+				f.FilesValid++
+			} else {
+				f.FilesBad++
+			}
+		}
+	}
+	if packets > 0 {
+		f.Loss = lost / packets
+	}
+}
