@@ -43,17 +43,7 @@ func fragmentCases() []struct {
 func TestAppendFragmentMatchesMediacommon(t *testing.T) {
 	for _, tc := range fragmentCases() {
 		t.Run(tc.name, func(t *testing.T) {
-			part := mcfmp4.Part{SequenceNumber: 42}
-			for _, tr := range tc.tracks {
-				pt := &mcfmp4.PartTrack{ID: int(tr.id), BaseTime: tr.baseTime}
-				off := 0
-				for _, s := range tr.samples {
-					pt.Samples = append(pt.Samples, &mcfmp4.Sample{Duration: s.duration, IsNonSyncSample: s.nonSync,
-						Payload: tr.data[off : off+int(s.size)]})
-					off += int(s.size)
-				}
-				part.Tracks = append(part.Tracks, pt)
-			}
+			part := mediacommonPart(42, tc.tracks)
 			var want seekablebuffer.Buffer
 			require.NoError(t, part.Marshal(&want))
 			prefix := []byte("earlier fragment")
@@ -76,9 +66,21 @@ func BenchmarkAppendFragment(b *testing.B) {
 
 // BenchmarkMediacommonPartMarshal is the marshaller appendFragment replaces, for comparison.
 func BenchmarkMediacommonPartMarshal(b *testing.B) {
-	tr := fragmentCases()[0].tracks
-	part := mcfmp4.Part{SequenceNumber: 1}
-	for _, t := range tr {
+	part := mediacommonPart(1, fragmentCases()[0].tracks)
+	b.ReportAllocs()
+	for b.Loop() {
+		var buf seekablebuffer.Buffer
+		if err := part.Marshal(&buf); err != nil {
+			b.Fatal(err)
+		}
+		b.SetBytes(int64(buf.Len()))
+	}
+}
+
+// mediacommonPart is the same fragment as mediacommon describes it.
+func mediacommonPart(seq uint32, tracks []fragmentTrack) mcfmp4.Part {
+	part := mcfmp4.Part{SequenceNumber: seq}
+	for _, t := range tracks {
 		pt := &mcfmp4.PartTrack{ID: int(t.id), BaseTime: t.baseTime}
 		off := 0
 		for _, s := range t.samples {
@@ -88,12 +90,5 @@ func BenchmarkMediacommonPartMarshal(b *testing.B) {
 		}
 		part.Tracks = append(part.Tracks, pt)
 	}
-	b.ReportAllocs()
-	for b.Loop() {
-		var buf seekablebuffer.Buffer
-		if err := part.Marshal(&buf); err != nil {
-			b.Fatal(err)
-		}
-		b.SetBytes(int64(buf.Len()))
-	}
+	return part
 }
