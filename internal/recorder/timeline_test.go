@@ -391,3 +391,44 @@ func TestQueueOverflowNeverCuts(t *testing.T) {
 	require.Greater(t, status.Loss.PacketsLost, uint64(512))
 	require.InDelta(t, 3, status.Loss.LongestSkip.Seconds(), 0.1, "from 3 s to the keyframe at 6 s")
 }
+
+// TestLostPaddingNeedsNoKeyframe: with VP8 picture IDs, a padding packet lost between two frames
+// is told from a lost frame: the next frame follows the last one, so nothing is skipped. A frame
+// lost whole breaks the picture ID sequence and video waits for the keyframe.
+func TestLostPaddingNeedsNoKeyframe(t *testing.T) {
+	clip := packetizeClip(t, media.VP8, "240p-vp8.ivf")
+	for _, tc := range []struct {
+		name      string
+		lose      func(frame int, padding bool) bool
+		waits     uint64
+		delivered int
+	}{
+		{"padding lost", func(frame int, padding bool) bool { return padding && frame == 30 }, 0, clipFrames},
+		{"a frame lost", func(frame int, padding bool) bool { return !padding && frame == 31 }, 1, clipFrames - 29},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, c := newCollected(clip.info)
+			seq := uint16(100)
+			at := time.Unix(1000, 0)
+			send := func(p *rtp.Packet, frame int, padding bool) {
+				hdr := p.Header.Clone()
+				hdr.SequenceNumber = seq
+				seq++
+				if !tc.lose(frame, padding) {
+					require.NoError(t, r.push(&media.Packet{RTP: &rtp.Packet{Header: hdr, Payload: p.Payload}, Arrival: at}))
+				}
+			}
+			for i, p := range clip.packets {
+				frame := int(clip.ticks[i] / clipFrameTicks)
+				at = time.Unix(1000, 0).Add(time.Duration(frame) * time.Second / 30)
+				send(p, frame, false)
+				if p.Marker && frame%10 == 0 { // padding after every tenth frame
+					send(&rtp.Packet{Header: rtp.Header{Timestamp: p.Timestamp, Padding: true, PaddingSize: 200}}, frame, true)
+				}
+			}
+			require.NoError(t, r.flush())
+			require.Equal(t, tc.waits, c.stats.keyframeWaits.Load())
+			require.Len(t, c.aus, tc.delivered)
+		})
+	}
+}

@@ -77,6 +77,11 @@ type trackReader struct {
 	waiting     bool
 	waitCounted bool
 	waitFrom    int64
+	// lossBetween: packets were lost between two frames of a codec with picture IDs; the next
+	// frame's picture ID tells whether a frame was among them (or only padding).
+	lossBetween bool
+	lastPicture int
+	hasPicture  bool
 
 	unwrapped bool
 	lastRTP   uint32
@@ -175,6 +180,7 @@ func (r *trackReader) restart() {
 	r.clock = clockMap{}
 	r.breakNext = r.video
 	r.waiting, r.waitCounted = r.video, false
+	r.lossBetween, r.hasPicture = false, false
 }
 
 // noteNewest remembers the newest packet by sequence number.
@@ -230,10 +236,12 @@ func (r *trackReader) consume(ts uint32, marker bool, payload []byte, arrival ti
 	}
 	if !a.active {
 		a.begin(ts)
-		if r.breakNext && !startsAccessUnit(r.info.Codec, payload) {
+		starts := startsAccessUnit(r.info.Codec, payload)
+		if r.breakNext && !starts {
 			a.broken = true
 		}
 		r.breakNext = false
+		r.notePicture(payload, starts)
 	} else {
 		r.breakNext = false // the loss was inside this access unit
 	}
@@ -253,7 +261,10 @@ func (r *trackReader) lose(n int) {
 	if r.info.Codec == media.Opus {
 		return // every packet is an access unit: the gap stays a gap
 	}
-	if r.video {
+	switch {
+	case r.video && !r.asm.active && r.hasPicture:
+		r.lossBetween = true // decided by the next frame's picture ID (notePicture)
+	case r.video:
 		r.startWait(r.rtp64)
 	}
 	if r.asm.active {
@@ -293,6 +304,22 @@ func (r *trackReader) finish() error {
 	r.au = accessUnit{track: r.index, codec: r.info.Codec, rtp64: rtp64, key: key, data: data,
 		wall: r.clock.wall(rtp64, r.info.ClockRate)}
 	return r.sink.accessUnit(&r.au)
+}
+
+// notePicture follows VP8/VP9 picture IDs at the start of each frame: after a loss between two
+// frames, a frame that starts whole and follows the last one without a missing picture proves
+// that no frame was lost (the loss was padding), and video need not wait for a keyframe.
+func (r *trackReader) notePicture(payload []byte, starts bool) {
+	id, mod := pictureID(r.info.Codec, payload)
+	if r.lossBetween {
+		r.lossBetween = false
+		if mod == 0 || !starts || id != (r.lastPicture+1)%mod {
+			r.startWait(r.rtp64)
+		}
+	}
+	if mod > 0 && starts {
+		r.lastPicture, r.hasPicture = id, true
+	}
 }
 
 func (r *trackReader) startWait(rtp64 int64) {
