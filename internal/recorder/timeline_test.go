@@ -135,6 +135,13 @@ func TestLossNeverCutsTheRecording(t *testing.T) {
 			slices.SortStableFunc(in, func(a, b avPacket) int { return a.pkt.Arrival.Compare(b.pkt.Arrival) })
 			return in
 		}},
+		{"a sender clock 0.5 % fast", func(in []avPacket) []avPacket {
+			t0 := in[0].pkt.Arrival
+			for _, p := range in {
+				p.pkt.Arrival = t0.Add(p.pkt.Arrival.Sub(t0) * 995 / 1000)
+			}
+			return in
+		}},
 		{"a 2.5 s stall, then a burst", func(in []avPacket) []avPacket {
 			t0 := in[0].pkt.Arrival
 			for _, p := range in {
