@@ -439,3 +439,28 @@ func TestLostPaddingNeedsNoKeyframe(t *testing.T) {
 		})
 	}
 }
+
+// TestSequenceJumpWithSteadyClockIsLoss: sequence numbers that jump further than they can be
+// followed while the RTP clock goes on in step with arrivals (a long loss at a high packet rate)
+// is loss, not a new timeline.
+func TestSequenceJumpWithSteadyClockIsLoss(t *testing.T) {
+	clip := packetizeClip(t, media.H264, "240p-h264.h264")
+	in := avStream(t, clip, 8*time.Second)
+	t0 := in[0].pkt.Arrival
+	in = slices.DeleteFunc(in, func(p avPacket) bool {
+		at := p.pkt.Arrival.Sub(t0)
+		return at >= 3*time.Second && at < 3500*time.Millisecond
+	})
+	for _, p := range in {
+		if p.pkt.Arrival.Sub(t0) >= 3*time.Second {
+			p.pkt.RTP.SequenceNumber += 40000
+		}
+	}
+	var logs logBuffer
+	segs, status := recordPackets(t, clip, in, logs.logger())
+	require.Len(t, segs, 1, "log:\n%s", logs.String())
+	require.InDelta(t, 8, segs[0].Duration.Seconds(), 0.15)
+	require.Zero(t, status.Loss.Discontinuities)
+	require.Equal(t, uint64(1), status.Loss.KeyframeWaits)
+	require.Greater(t, status.Loss.PacketsLost, uint64(40000))
+}

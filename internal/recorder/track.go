@@ -103,7 +103,9 @@ func newTrackReader(index int, info hub.TrackInfo, primary bool, sink auSink, st
 // push takes one packet (shared and read-only: nothing of it is kept).
 func (r *trackReader) push(p *media.Packet) error {
 	seq, ts, now := p.RTP.SequenceNumber, p.RTP.Timestamp, p.Arrival
-	if reason := r.checkJump(seq, ts, now); reason != "" {
+	reason, resync := r.checkJump(seq, ts, now)
+	switch {
+	case reason != "":
 		if err := r.flush(); err != nil {
 			return err
 		}
@@ -111,11 +113,13 @@ func (r *trackReader) push(p *media.Packet) error {
 		if err := r.sink.discontinuity(r.index, reason); err != nil {
 			return err
 		}
-	} else if r.buf.started && r.buf.ahead(seq) >= r.buf.size {
-		// Further ahead than the ring holds (a long loss): give up what is missing.
+	case resync || (r.buf.started && r.buf.ahead(seq) >= r.buf.size):
+		// Further ahead than the ring holds, or than sequence numbers can wrap to (a long
+		// loss at a high packet rate): give up what is missing.
 		if err := r.giveUpBefore(seq); err != nil {
 			return err
 		}
+		r.hasLast = false // seq is the newest now
 	}
 	r.noteNewest(seq, ts, now)
 	switch r.buf.insert(seq, ts, p.RTP.Marker, p.RTP.Payload, now) {
@@ -195,28 +199,29 @@ func (r *trackReader) noteNewest(seq uint16, ts uint32, now time.Time) {
 // less than stallGap are one timeline, however late or bunched the packets arrive. Otherwise the
 // receiver's clock is asked: a jump of the RTP clock that the time passed does not explain by
 // clockSlack is a new timeline (an encoder restart); one it does explain is a stall when it
-// reaches stallGap on the primary track, and loss otherwise.
-func (r *trackReader) checkJump(seq uint16, ts uint32, now time.Time) string {
+// reaches stallGap on the primary track, and loss otherwise (resync: sequence numbers went on
+// further than they can be followed).
+func (r *trackReader) checkJump(seq uint16, ts uint32, now time.Time) (reason string, resync bool) {
 	if !r.hasLast {
-		return ""
+		return "", false
 	}
 	dSeq := int(int16(seq - r.lastSeq))
 	rtpGap := time.Duration(int64(int32(ts-r.lastTS)) * int64(time.Second) / int64(max(r.info.ClockRate, 1)))
 	seqOK := dSeq >= -maxDropout && dSeq <= maxDropout
 	if seqOK && rtpGap > -clockSlack && rtpGap < stallGap {
-		return ""
+		return "", false
 	}
 	if dSeq <= 0 && seqOK && rtpGap > -clockSlack {
-		return "" // an old packet, arriving very late
+		return "", false // an old packet, arriving very late
 	}
 	passed := now.Sub(r.lastAt)
 	if (rtpGap - passed).Abs() > clockSlack {
-		return "rtp timestamps jumped (a new encoder timeline)"
+		return "rtp timestamps jumped (a new encoder timeline)", false
 	}
 	if rtpGap >= stallGap && r.primary {
-		return "stall: no media for " + rtpGap.Round(time.Millisecond).String()
+		return "stall: no media for " + rtpGap.Round(time.Millisecond).String(), false
 	}
-	return ""
+	return "", !seqOK
 }
 
 // consume adds the next packet in sequence order to the access unit being assembled.
