@@ -34,6 +34,41 @@ type Writer struct {
 	// arena holds the payloads of the fragment being built; spare, those of the one before,
 	// reused at the next fragment (held samples move across).
 	arena, spare segment.Arena
+	frag         fragmentBuffer // the fragment being marshalled, reused
+}
+
+// fragmentBuffer is the io.WriteSeeker a fragment is marshalled into (the box writer seeks back
+// to patch sizes). Its memory is reused from fragment to fragment.
+type fragmentBuffer struct {
+	b   []byte
+	pos int
+}
+
+func (f *fragmentBuffer) reset() { f.b, f.pos = f.b[:0], 0 }
+
+func (f *fragmentBuffer) Write(p []byte) (int, error) {
+	n := copy(f.b[f.pos:], p)
+	f.b = append(f.b, p[n:]...)
+	f.pos += len(p)
+	return len(p), nil
+}
+
+func (f *fragmentBuffer) Seek(offset int64, whence int) (int64, error) {
+	pos := offset
+	switch whence {
+	case io.SeekCurrent:
+		pos += int64(f.pos)
+	case io.SeekEnd:
+		pos += int64(len(f.b))
+	}
+	if pos < 0 {
+		return 0, errors.New("seek before the start of the fragment")
+	}
+	for int64(len(f.b)) < pos {
+		f.b = append(f.b, 0)
+	}
+	f.pos = int(pos)
+	return pos, nil
 }
 
 type track struct {
@@ -181,13 +216,13 @@ func (fw *Writer) flush(final bool) error {
 		return nil
 	}
 	fw.seq++
-	var buf seekablebuffer.Buffer
-	err := part.Marshal(&buf)
+	fw.frag.reset()
+	err := part.Marshal(&fw.frag)
 	fw.recycle()
 	if err != nil {
 		return fmt.Errorf("marshal fragment: %w", err)
 	}
-	return fw.write(buf.Bytes())
+	return fw.write(fw.frag.b)
 }
 
 // recycle takes back the samples and payload copies of a marshalled fragment; the held samples'
