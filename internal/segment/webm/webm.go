@@ -37,6 +37,7 @@ type Writer struct {
 	closed      bool
 	blocks      []block
 	arena       segment.Arena // the blocks' data, until the cluster is written
+	cluster     bytes.Buffer  // the cluster being marshalled, reused
 	clusterPTS  time.Duration
 	maxPTS      time.Duration
 	lastDur     time.Duration
@@ -183,14 +184,14 @@ func (ww *Writer) flush() error {
 			TrackNumber: uint64(b.track + 1), Timecode: int16(rel), Keyframe: b.key, Data: [][]byte{b.data},
 		})
 	}
-	var buf bytes.Buffer
-	err := ebml.Marshal(&c, &buf)
+	ww.cluster.Reset()
+	err := ebml.Marshal(&c, &ww.cluster)
 	ww.blocks = ww.blocks[:0]
 	ww.arena.Reset()
 	if err != nil {
 		return fmt.Errorf("marshal cluster: %w", err)
 	}
-	return ww.write(buf.Bytes())
+	return ww.write(ww.cluster.Bytes())
 }
 
 // Close implements segment.Writer: the last cluster, then the Duration patched in place.
