@@ -8,7 +8,6 @@ package webm
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -37,7 +36,7 @@ type Writer struct {
 	closed      bool
 	blocks      []block
 	arena       segment.Arena // the blocks' data, until the cluster is written
-	cluster     bytes.Buffer  // the cluster being marshalled, reused
+	cluster     []byte        // the cluster being marshalled, reused
 	clusterPTS  time.Duration
 	maxPTS      time.Duration
 	lastDur     time.Duration
@@ -56,13 +55,6 @@ type header struct {
 		Info   mkv.Info   `ebml:"Info"`
 		Tracks mkv.Tracks `ebml:"Tracks"`
 	} `ebml:"Segment,size=unknown"`
-}
-
-type cluster struct {
-	Cluster struct {
-		Timecode    uint64       `ebml:"Timecode"`
-		SimpleBlock []ebml.Block `ebml:"SimpleBlock"`
-	} `ebml:"Cluster"`
 }
 
 // New writes the WebM header for tracks to w.
@@ -173,25 +165,14 @@ func (ww *Writer) flush() error {
 	}
 	slices.SortStableFunc(ww.blocks, func(a, b block) int { return int(a.pts - b.pts) })
 	base := max(ww.blocks[0].pts, 0)
-	var c cluster
-	c.Cluster.Timecode = uint64(base / time.Millisecond)
-	for _, b := range ww.blocks {
-		rel := (b.pts - base) / time.Millisecond
-		if rel > math.MaxInt16 || rel < math.MinInt16 {
-			return errors.New("cluster spans more than 32 s")
-		}
-		c.Cluster.SimpleBlock = append(c.Cluster.SimpleBlock, ebml.Block{
-			TrackNumber: uint64(b.track + 1), Timecode: int16(rel), Keyframe: b.key, Data: [][]byte{b.data},
-		})
-	}
-	ww.cluster.Reset()
-	err := ebml.Marshal(&c, &ww.cluster)
+	b, err := appendCluster(ww.cluster[:0], base, ww.blocks)
 	ww.blocks = ww.blocks[:0]
 	ww.arena.Reset()
 	if err != nil {
-		return fmt.Errorf("marshal cluster: %w", err)
+		return err
 	}
-	return ww.write(ww.cluster.Bytes())
+	ww.cluster = b
+	return ww.write(b)
 }
 
 // Close implements segment.Writer: the last cluster, then the Duration patched in place.
