@@ -34,41 +34,8 @@ type Writer struct {
 	// arena holds the payloads of the fragment being built; spare, those of the one before,
 	// reused at the next fragment (held samples move across).
 	arena, spare segment.Arena
-	frag         fragmentBuffer // the fragment being marshalled, reused
-}
-
-// fragmentBuffer is the io.WriteSeeker a fragment is marshalled into (the box writer seeks back
-// to patch sizes). Its memory is reused from fragment to fragment.
-type fragmentBuffer struct {
-	b   []byte
-	pos int
-}
-
-func (f *fragmentBuffer) reset() { f.b, f.pos = f.b[:0], 0 }
-
-func (f *fragmentBuffer) Write(p []byte) (int, error) {
-	n := copy(f.b[f.pos:], p)
-	f.b = append(f.b, p[n:]...)
-	f.pos += len(p)
-	return len(p), nil
-}
-
-func (f *fragmentBuffer) Seek(offset int64, whence int) (int64, error) {
-	pos := offset
-	switch whence {
-	case io.SeekCurrent:
-		pos += int64(f.pos)
-	case io.SeekEnd:
-		pos += int64(len(f.b))
-	}
-	if pos < 0 {
-		return 0, errors.New("seek before the start of the fragment")
-	}
-	for int64(len(f.b)) < pos {
-		f.b = append(f.b, 0)
-	}
-	f.pos = int(pos)
-	return pos, nil
+	frag         []byte              // the fragment being written, reused
+	parts        []*mcfmp4.PartTrack // its tracks, reused
 }
 
 type track struct {
@@ -80,6 +47,7 @@ type track struct {
 	lastDur   uint32
 	started   bool
 	free      []*mcfmp4.Sample // written samples, reused
+	part      mcfmp4.PartTrack // the track's part of the fragment being written
 }
 
 func (t *track) newSample() *mcfmp4.Sample {
@@ -196,7 +164,7 @@ func (fw *Writer) WriteSample(s segment.Sample) error {
 
 // flush writes one fragment with every track's complete samples; final also writes the held ones.
 func (fw *Writer) flush(final bool) error {
-	part := mcfmp4.Part{SequenceNumber: fw.seq + 1}
+	parts := fw.parts[:0]
 	for i, t := range fw.tracks {
 		if final && t.held != nil {
 			t.held.Duration = t.lastDur
@@ -206,23 +174,21 @@ func (fw *Writer) flush(final bool) error {
 		if len(t.samples) == 0 {
 			continue
 		}
-		part.Tracks = append(part.Tracks, &mcfmp4.PartTrack{ID: i + 1, BaseTime: t.baseTime, Samples: t.samples})
+		t.part = mcfmp4.PartTrack{ID: i + 1, BaseTime: t.baseTime, Samples: t.samples}
+		parts = append(parts, &t.part)
 		for _, s := range t.samples {
 			t.baseTime += uint64(s.Duration)
 		}
 	}
+	fw.parts = parts
 	fw.hasFrag = false
-	if len(part.Tracks) == 0 {
+	if len(parts) == 0 {
 		return nil
 	}
 	fw.seq++
-	fw.frag.reset()
-	err := part.Marshal(&fw.frag)
+	fw.frag = appendFragment(fw.frag[:0], fw.seq, parts)
 	fw.recycle()
-	if err != nil {
-		return fmt.Errorf("marshal fragment: %w", err)
-	}
-	return fw.write(fw.frag.b)
+	return fw.write(fw.frag)
 }
 
 // recycle takes back the samples and payload copies of a marshalled fragment; the held samples'
