@@ -177,11 +177,18 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for _, s := range sessions {
-		if s != nil {
-			if err := s.Close(closeCtx); err != nil {
-				log.Warn("end session", "err", err)
-			}
+	for i, s := range sessions {
+		if s == nil {
+			continue
+		}
+		if err := s.Close(closeCtx); err != nil {
+			log.Warn("end session", "err", err)
+		}
+		if impair != nil {
+			name, _ := f.endpoint(i + 1)
+			im := s.Stats().Impaired
+			fmt.Fprintf(stdout, "%s: impairment sent %d RTP packets, dropped %d, reordered %d, duplicated %d\n",
+				name, im.Sent, im.Dropped, im.Reordered, im.Duplicated)
 		}
 	}
 	return errors.Join(errs...)

@@ -383,3 +383,30 @@ func av1StartsTU(p []byte) bool {
 	typ := (p[i] >> 3) & 0x0f
 	return typ == 1 || typ == 2
 }
+
+// pictureID returns the picture ID of a VP8 (RFC 7741 §4.2) or VP9 (RFC 9628 §4.2) payload and
+// its modulus; mod is 0 when there is none.
+func pictureID(c media.Codec, p []byte) (id, mod int) {
+	i := 0
+	switch c {
+	case media.VP8:
+		if len(p) < 3 || p[0]&0x80 == 0 || p[1]&0x80 == 0 {
+			return 0, 0
+		}
+		i = 2
+	case media.VP9:
+		if len(p) < 2 || p[0]&0x80 == 0 {
+			return 0, 0
+		}
+		i = 1
+	default:
+		return 0, 0
+	}
+	if p[i]&0x80 == 0 {
+		return int(p[i] & 0x7f), 1 << 7
+	}
+	if len(p) <= i+1 {
+		return 0, 0
+	}
+	return int(p[i]&0x7f)<<8 | int(p[i+1]), 1 << 15
+}

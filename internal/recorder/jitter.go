@@ -209,14 +209,18 @@ func (b *reorderBuffer) pop(now time.Time, force bool) (p *bufferedPacket, lost 
 }
 
 // giveUpBefore gives up every sequence number before seq that is not there yet (a packet too far
-// ahead for the ring, or a source that resumed after a long loss) and returns how many were
-// given up; held packets are handed on through handOn first. Afterwards seq is the next in order.
+// ahead for the ring, or a source that resumed after a long loss), reporting them to handOn
+// with a nil packet; held packets are handed on through handOn first. Afterwards seq is the next
+// in order.
 func (b *reorderBuffer) giveUpBefore(seq uint16, handOn func(p *bufferedPacket, lost int)) {
+	if !b.started {
+		return
+	}
 	for b.held > 0 {
 		p, lost, _ := b.pop(time.Time{}, true)
 		handOn(p, lost)
 	}
-	if gap := b.ahead(seq); gap > 0 {
+	if gap := int(seq - b.next); gap > 0 { // forward, modulo 2^16
 		handOn(nil, gap)
 	}
 	b.next, b.top = seq, seq

@@ -135,6 +135,13 @@ func TestLossNeverCutsTheRecording(t *testing.T) {
 			slices.SortStableFunc(in, func(a, b avPacket) int { return a.pkt.Arrival.Compare(b.pkt.Arrival) })
 			return in
 		}},
+		{"a sender clock 0.5 % fast", func(in []avPacket) []avPacket {
+			t0 := in[0].pkt.Arrival
+			for _, p := range in {
+				p.pkt.Arrival = t0.Add(p.pkt.Arrival.Sub(t0) * 995 / 1000)
+			}
+			return in
+		}},
 		{"a 2.5 s stall, then a burst", func(in []avPacket) []avPacket {
 			t0 := in[0].pkt.Arrival
 			for _, p := range in {
@@ -390,4 +397,70 @@ func TestQueueOverflowNeverCuts(t *testing.T) {
 	require.Equal(t, uint64(1), status.Loss.KeyframeWaits)
 	require.Greater(t, status.Loss.PacketsLost, uint64(512))
 	require.InDelta(t, 3, status.Loss.LongestSkip.Seconds(), 0.1, "from 3 s to the keyframe at 6 s")
+}
+
+// TestLostPaddingNeedsNoKeyframe: with VP8 picture IDs, a padding packet lost between two frames
+// is told from a lost frame: the next frame follows the last one, so nothing is skipped. A frame
+// lost whole breaks the picture ID sequence and video waits for the keyframe.
+func TestLostPaddingNeedsNoKeyframe(t *testing.T) {
+	clip := packetizeClip(t, media.VP8, "240p-vp8.ivf")
+	for _, tc := range []struct {
+		name      string
+		lose      func(frame int, padding bool) bool
+		waits     uint64
+		delivered int
+	}{
+		{"padding lost", func(frame int, padding bool) bool { return padding && frame == 30 }, 0, clipFrames},
+		{"a frame lost", func(frame int, padding bool) bool { return !padding && frame == 31 }, 1, clipFrames - 29},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, c := newCollected(clip.info)
+			seq := uint16(100)
+			at := time.Unix(1000, 0)
+			send := func(p *rtp.Packet, frame int, padding bool) {
+				hdr := p.Header.Clone()
+				hdr.SequenceNumber = seq
+				seq++
+				if !tc.lose(frame, padding) {
+					require.NoError(t, r.push(&media.Packet{RTP: &rtp.Packet{Header: hdr, Payload: p.Payload}, Arrival: at}))
+				}
+			}
+			for i, p := range clip.packets {
+				frame := int(clip.ticks[i] / clipFrameTicks)
+				at = time.Unix(1000, 0).Add(time.Duration(frame) * time.Second / 30)
+				send(p, frame, false)
+				if p.Marker && frame%10 == 0 { // padding after every tenth frame
+					send(&rtp.Packet{Header: rtp.Header{Timestamp: p.Timestamp, Padding: true, PaddingSize: 200}}, frame, true)
+				}
+			}
+			require.NoError(t, r.flush())
+			require.Equal(t, tc.waits, c.stats.keyframeWaits.Load())
+			require.Len(t, c.aus, tc.delivered)
+		})
+	}
+}
+
+// TestSequenceJumpWithSteadyClockIsLoss: sequence numbers that jump further than they can be
+// followed while the RTP clock goes on in step with arrivals (a long loss at a high packet rate)
+// is loss, not a new timeline.
+func TestSequenceJumpWithSteadyClockIsLoss(t *testing.T) {
+	clip := packetizeClip(t, media.H264, "240p-h264.h264")
+	in := avStream(t, clip, 8*time.Second)
+	t0 := in[0].pkt.Arrival
+	in = slices.DeleteFunc(in, func(p avPacket) bool {
+		at := p.pkt.Arrival.Sub(t0)
+		return at >= 3*time.Second && at < 3500*time.Millisecond
+	})
+	for _, p := range in {
+		if p.pkt.Arrival.Sub(t0) >= 3*time.Second {
+			p.pkt.RTP.SequenceNumber += 40000
+		}
+	}
+	var logs logBuffer
+	segs, status := recordPackets(t, clip, in, logs.logger())
+	require.Len(t, segs, 1, "log:\n%s", logs.String())
+	require.InDelta(t, 8, segs[0].Duration.Seconds(), 0.15)
+	require.Zero(t, status.Loss.Discontinuities)
+	require.Equal(t, uint64(1), status.Loss.KeyframeWaits)
+	require.Greater(t, status.Loss.PacketsLost, uint64(40000))
 }

@@ -77,6 +77,11 @@ type trackReader struct {
 	waiting     bool
 	waitCounted bool
 	waitFrom    int64
+	// lossBetween: packets were lost between two frames of a codec with picture IDs; the next
+	// frame's picture ID tells whether a frame was among them (or only padding).
+	lossBetween bool
+	lastPicture int
+	hasPicture  bool
 
 	unwrapped bool
 	lastRTP   uint32
@@ -98,7 +103,9 @@ func newTrackReader(index int, info hub.TrackInfo, primary bool, sink auSink, st
 // push takes one packet (shared and read-only: nothing of it is kept).
 func (r *trackReader) push(p *media.Packet) error {
 	seq, ts, now := p.RTP.SequenceNumber, p.RTP.Timestamp, p.Arrival
-	if reason := r.checkJump(seq, ts, now); reason != "" {
+	reason, resync := r.checkJump(seq, ts, now)
+	switch {
+	case reason != "":
 		if err := r.flush(); err != nil {
 			return err
 		}
@@ -106,11 +113,13 @@ func (r *trackReader) push(p *media.Packet) error {
 		if err := r.sink.discontinuity(r.index, reason); err != nil {
 			return err
 		}
-	} else if r.buf.started && r.buf.ahead(seq) >= r.buf.size {
-		// Further ahead than the ring holds (a long loss): give up what is missing.
+	case resync || (r.buf.started && r.buf.ahead(seq) >= r.buf.size):
+		// Further ahead than the ring holds, or than sequence numbers can wrap to (a long
+		// loss at a high packet rate): give up what is missing.
 		if err := r.giveUpBefore(seq); err != nil {
 			return err
 		}
+		r.hasLast = false // seq is the newest now
 	}
 	r.noteNewest(seq, ts, now)
 	switch r.buf.insert(seq, ts, p.RTP.Marker, p.RTP.Payload, now) {
@@ -175,6 +184,7 @@ func (r *trackReader) restart() {
 	r.clock = clockMap{}
 	r.breakNext = r.video
 	r.waiting, r.waitCounted = r.video, false
+	r.lossBetween, r.hasPicture = false, false
 }
 
 // noteNewest remembers the newest packet by sequence number.
@@ -189,28 +199,29 @@ func (r *trackReader) noteNewest(seq uint16, ts uint32, now time.Time) {
 // less than stallGap are one timeline, however late or bunched the packets arrive. Otherwise the
 // receiver's clock is asked: a jump of the RTP clock that the time passed does not explain by
 // clockSlack is a new timeline (an encoder restart); one it does explain is a stall when it
-// reaches stallGap on the primary track, and loss otherwise.
-func (r *trackReader) checkJump(seq uint16, ts uint32, now time.Time) string {
+// reaches stallGap on the primary track, and loss otherwise (resync: sequence numbers went on
+// further than they can be followed).
+func (r *trackReader) checkJump(seq uint16, ts uint32, now time.Time) (reason string, resync bool) {
 	if !r.hasLast {
-		return ""
+		return "", false
 	}
 	dSeq := int(int16(seq - r.lastSeq))
 	rtpGap := time.Duration(int64(int32(ts-r.lastTS)) * int64(time.Second) / int64(max(r.info.ClockRate, 1)))
 	seqOK := dSeq >= -maxDropout && dSeq <= maxDropout
 	if seqOK && rtpGap > -clockSlack && rtpGap < stallGap {
-		return ""
+		return "", false
 	}
 	if dSeq <= 0 && seqOK && rtpGap > -clockSlack {
-		return "" // an old packet, arriving very late
+		return "", false // an old packet, arriving very late
 	}
 	passed := now.Sub(r.lastAt)
 	if (rtpGap - passed).Abs() > clockSlack {
-		return "rtp timestamps jumped (a new encoder timeline)"
+		return "rtp timestamps jumped (a new encoder timeline)", false
 	}
 	if rtpGap >= stallGap && r.primary {
-		return "stall: no media for " + rtpGap.Round(time.Millisecond).String()
+		return "stall: no media for " + rtpGap.Round(time.Millisecond).String(), false
 	}
-	return ""
+	return "", !seqOK
 }
 
 // consume adds the next packet in sequence order to the access unit being assembled.
@@ -230,10 +241,12 @@ func (r *trackReader) consume(ts uint32, marker bool, payload []byte, arrival ti
 	}
 	if !a.active {
 		a.begin(ts)
-		if r.breakNext && !startsAccessUnit(r.info.Codec, payload) {
+		starts := startsAccessUnit(r.info.Codec, payload)
+		if r.breakNext && !starts {
 			a.broken = true
 		}
 		r.breakNext = false
+		r.notePicture(payload, starts)
 	} else {
 		r.breakNext = false // the loss was inside this access unit
 	}
@@ -253,7 +266,10 @@ func (r *trackReader) lose(n int) {
 	if r.info.Codec == media.Opus {
 		return // every packet is an access unit: the gap stays a gap
 	}
-	if r.video {
+	switch {
+	case r.video && !r.asm.active && r.hasPicture:
+		r.lossBetween = true // decided by the next frame's picture ID (notePicture)
+	case r.video:
 		r.startWait(r.rtp64)
 	}
 	if r.asm.active {
@@ -293,6 +309,22 @@ func (r *trackReader) finish() error {
 	r.au = accessUnit{track: r.index, codec: r.info.Codec, rtp64: rtp64, key: key, data: data,
 		wall: r.clock.wall(rtp64, r.info.ClockRate)}
 	return r.sink.accessUnit(&r.au)
+}
+
+// notePicture follows VP8/VP9 picture IDs at the start of each frame: after a loss between two
+// frames, a frame that starts whole and follows the last one without a missing picture proves
+// that no frame was lost (the loss was padding), and video need not wait for a keyframe.
+func (r *trackReader) notePicture(payload []byte, starts bool) {
+	id, mod := pictureID(r.info.Codec, payload)
+	if r.lossBetween {
+		r.lossBetween = false
+		if mod == 0 || !starts || id != (r.lastPicture+1)%mod {
+			r.startWait(r.rtp64)
+		}
+	}
+	if mod > 0 && starts {
+		r.lastPicture, r.hasPicture = id, true
+	}
 }
 
 func (r *trackReader) startWait(rtp64 int64) {

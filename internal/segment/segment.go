@@ -94,3 +94,21 @@ func (o Options) WithDefaults() Options {
 	}
 	return o
 }
+
+// Arena keeps copies of sample data until the fragment holding them is written. It reuses one
+// buffer from fragment to fragment, so in the steady state copying allocates nothing. When the
+// buffer is full a larger one replaces it; the copies already made stay valid.
+type Arena struct{ buf []byte }
+
+// Copy returns a copy of b that stays valid until Reset.
+func (a *Arena) Copy(b []byte) []byte {
+	if len(a.buf)+len(b) > cap(a.buf) {
+		a.buf = make([]byte, 0, max(2*cap(a.buf), len(b), 64<<10))
+	}
+	start := len(a.buf)
+	a.buf = append(a.buf, b...)
+	return a.buf[start:len(a.buf):len(a.buf)]
+}
+
+// Reset lets the buffer be reused: every copy made so far becomes invalid.
+func (a *Arena) Reset() { a.buf = a.buf[:0] }

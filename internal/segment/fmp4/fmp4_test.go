@@ -63,8 +63,14 @@ func write(t *testing.T, tc writerCase) *snapshotFile {
 	f := newSnapshotFile(t, "out.mp4")
 	w, err := fmp4.New(f, tc.tracks, segment.Options{})
 	require.NoError(t, err)
+	var scratch []byte
 	for _, s := range tc.samples {
+		// One buffer for every sample, scribbled over after each call: the writer copies what
+		// it keeps.
+		scratch = append(scratch[:0], s.Data...)
+		s.Data = scratch
 		require.NoError(t, w.WriteSample(s))
+		clear(scratch)
 	}
 	require.NoError(t, w.Close())
 	require.NoError(t, w.Close(), "Close is idempotent")

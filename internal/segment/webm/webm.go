@@ -8,7 +8,6 @@ package webm
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -36,18 +35,18 @@ type Writer struct {
 	written     int64
 	closed      bool
 	blocks      []block
-	data        []byte // the buffered frames' bytes: samples are copied, callers may reuse theirs
+	arena       segment.Arena // the blocks' data, until the cluster is written
+	cluster     *[]byte       // the cluster being written, reused; nil: borrowed from opts.Buffers
 	clusterPTS  time.Duration
 	maxPTS      time.Duration
 	lastDur     time.Duration
 }
 
-// block is one buffered frame; its bytes are data[off:off+size] of the writer's cluster buffer.
 type block struct {
-	track     int
-	pts       time.Duration
-	key       bool
-	off, size int
+	track int
+	pts   time.Duration
+	key   bool
+	data  []byte
 }
 
 type header struct {
@@ -56,13 +55,6 @@ type header struct {
 		Info   mkv.Info   `ebml:"Info"`
 		Tracks mkv.Tracks `ebml:"Tracks"`
 	} `ebml:"Segment,size=unknown"`
-}
-
-type cluster struct {
-	Cluster struct {
-		Timecode    uint64       `ebml:"Timecode"`
-		SimpleBlock []ebml.Block `ebml:"SimpleBlock"`
-	} `ebml:"Cluster"`
 }
 
 // New writes the WebM header for tracks to w.
@@ -84,6 +76,9 @@ func New(w io.WriteSeeker, tracks []segment.Track, opts segment.Options) (*Write
 		return nil, fmt.Errorf("marshal webm header: %w", err)
 	}
 	ww := &Writer{w: w, opts: opts.WithDefaults(), ntracks: len(tracks), durationPos: -1, lastDur: 20 * time.Millisecond}
+	if ww.opts.Buffers == nil {
+		ww.cluster = new([]byte)
+	}
 	var marker [11]byte
 	marker[0], marker[1], marker[2] = 0x44, 0x89, 0x88
 	binary.BigEndian.PutUint64(marker[3:], math.Float64bits(durationPlaceholder))
@@ -159,8 +154,7 @@ func (ww *Writer) WriteSample(s segment.Sample) error {
 	if len(ww.blocks) == 0 {
 		ww.clusterPTS = s.PTS
 	}
-	ww.blocks = append(ww.blocks, block{track: s.Track, pts: s.PTS, key: s.Key, off: len(ww.data), size: len(s.Data)})
-	ww.data = append(ww.data, s.Data...)
+	ww.blocks = append(ww.blocks, block{track: s.Track, pts: s.PTS, key: s.Key, data: ww.arena.Copy(s.Data)})
 	if s.PTS > ww.maxPTS {
 		ww.maxPTS = s.PTS
 	}
@@ -174,24 +168,19 @@ func (ww *Writer) flush() error {
 	}
 	slices.SortStableFunc(ww.blocks, func(a, b block) int { return int(a.pts - b.pts) })
 	base := max(ww.blocks[0].pts, 0)
-	var c cluster
-	c.Cluster.Timecode = uint64(base / time.Millisecond)
-	for _, b := range ww.blocks {
-		rel := (b.pts - base) / time.Millisecond
-		if rel > math.MaxInt16 || rel < math.MinInt16 {
-			return errors.New("cluster spans more than 32 s")
-		}
-		c.Cluster.SimpleBlock = append(c.Cluster.SimpleBlock, ebml.Block{
-			TrackNumber: uint64(b.track + 1), Timecode: int16(rel), Keyframe: b.key,
-			Data: [][]byte{ww.data[b.off : b.off+b.size]},
-		})
+	out := ww.cluster
+	if out == nil {
+		out = ww.opts.Buffers.Get()
+		defer ww.opts.Buffers.Put(out)
 	}
-	ww.blocks, ww.data = ww.blocks[:0], ww.data[:0]
-	var buf bytes.Buffer
-	if err := ebml.Marshal(&c, &buf); err != nil {
-		return fmt.Errorf("marshal cluster: %w", err)
+	b, err := appendCluster((*out)[:0], base, ww.blocks)
+	ww.blocks = ww.blocks[:0]
+	ww.arena.Reset()
+	*out = b
+	if err != nil {
+		return err
 	}
-	return ww.write(buf.Bytes())
+	return ww.write(b)
 }
 
 // Close implements segment.Writer: the last cluster, then the Duration patched in place.
