@@ -87,6 +87,11 @@ func (s *session) run(ctx context.Context) error {
 			return s.closeSegment(err)
 		}
 		clear(batch[:n])
+		if readErr == nil {
+			// A stop ends the recording at once, even when the recording is behind and its
+			// queue never empties (Read returns what is queued before it looks at ctx).
+			readErr = ctx.Err()
+		}
 		if readErr != nil {
 			// What the readers hold behind holes is handed on; frames left incomplete are not
 			// written.
