@@ -17,7 +17,15 @@ import (
 // ErrStatus is an unexpected HTTP status from a node.
 var ErrStatus = errors.New("unexpected HTTP status")
 
-func statusError(code int) error { return fmt.Errorf("%w %d", ErrStatus, code) }
+// errNotFound marks a 404 among the ErrStatus errors.
+var errNotFound = errors.New("not found")
+
+func statusError(code int) error {
+	if code == http.StatusNotFound {
+		return fmt.Errorf("%w %d: %w", ErrStatus, code, errNotFound)
+	}
+	return fmt.Errorf("%w %d", ErrStatus, code)
+}
 
 // mediaSessionRE is the brief's `grep -P -o '(?<="mediaSessionId":").*(?=","name")'`: the
 // script finds the id this way, so bench does too, which keeps that contract tested.
