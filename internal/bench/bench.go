@@ -104,6 +104,9 @@ type streamRun struct {
 	mediaSessionID string
 	pub            *publish.Session
 	err            error // why it never started recording
+	// dropped says how the stream ended before the stop, when bench saw it (its publisher's
+	// connection failed).
+	dropped string
 }
 
 // topology is how streams reach the server under test and how their recordings start and stop.
@@ -116,6 +119,8 @@ type topology interface {
 	stopStreams(ctx context.Context, r *runner) []error
 	// close ends what bench itself publishes.
 	close(ctx context.Context, r *runner)
+	// broken says why the run cannot go on (bench's one publisher to the origin failed), or "".
+	broken() string
 }
 
 // runner holds one run.

@@ -170,7 +170,10 @@ func (r *runner) result(s *streamRun, files []*File, died bool) StreamResult {
 		res.State, res.Reason = "recovered", "the node died; its files were recovered"
 	case died:
 		res.State, res.Reason = "lost", "the node died and no file of it survived"
-	case tr.seen && tr.lastSeen < r.rep.WindowEnd-3:
+	case s.dropped != "":
+		res.State, res.Reason = "lost", s.dropped
+	case tr.seen && tr.lastSeen < min(r.rep.WindowEnd, r.smp.lastScrape())-3:
+		// Not listed by a later scrape that answered, before the stop: it left.
 		res.State, res.Reason = "lost", fmt.Sprintf("left the %s at %.0f s", r.nodes[r.measured].role, tr.lastSeen)
 	case r.noFiles:
 		res.Reason = "files not checked"

@@ -119,3 +119,15 @@ func (p *pullTopology) close(ctx context.Context, r *runner) {
 		_ = p.pub.Close(ctx)
 	}
 }
+
+func (p *pullTopology) broken() string {
+	if p.pub == nil {
+		return ""
+	}
+	select {
+	case <-p.pub.Failed():
+		return "bench's publisher to the origin lost its connection: every pulled stream lost its source"
+	default:
+		return ""
+	}
+}
