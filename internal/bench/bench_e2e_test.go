@@ -156,7 +156,7 @@ func testBenchPull(t *testing.T, bin string) {
 		require.GreaterOrEqual(t, s.Recorded, f.Window-1, s.Name)
 		require.LessOrEqual(t, s.Recorded, span+2.5, s.Name)
 	}
-	checkReportInBrowser(t, filepath.Join(out, "report.html"))
+	t.Run("report.html in Chromium", func(t *testing.T) { checkReportInBrowser(t, filepath.Join(out, "report.html")) })
 }
 
 // checkReportInBrowser opens report.html in headless Chromium: every chart has a drawn line

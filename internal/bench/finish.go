@@ -163,6 +163,7 @@ func (r *runner) result(s *streamRun, files []*File, died bool) StreamResult {
 		}
 	}
 	recovered := slices.ContainsFunc(files, func(f *File) bool { return f.Valid && (f.State == "recovered" || f.State == "part") })
+	short := r.shortBy(files, res.Recorded)
 	switch {
 	case s.err != nil:
 		res.State, res.Reason = "lost", s.err.Error()
@@ -181,8 +182,29 @@ func (r *runner) result(s *streamRun, files []*File, died bool) StreamResult {
 		res.State, res.Reason = "lost", "no file"
 	case valid == 0:
 		res.State, res.Reason = "lost", "no valid file"
+	case short != "":
+		res.State, res.Reason = "lost", short
 	}
 	return res
+}
+
+// shortBy checks that the files hold the media of the whole recording: from the first file's
+// start (catalog time) to the end of the window, less at most a second and 5%. Segments deleted by
+// retention count with the duration the catalog gave them. "" when complete or unknown.
+func (r *runner) shortBy(files []*File, recorded float64) string {
+	if len(files) == 0 || files[0].Start <= 0 {
+		return ""
+	}
+	for _, f := range files {
+		if f.State == "deleted" {
+			recorded += f.Duration
+		}
+	}
+	want := r.rep.WindowEnd - files[0].Start
+	if recorded >= want*0.95-1 {
+		return ""
+	}
+	return fmt.Sprintf("media missing: %.1f s recorded of %.1f s", recorded, want)
 }
 
 // judge lists why the run fails: invalid files, lost streams, thresholds.
