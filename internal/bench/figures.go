@@ -27,6 +27,7 @@ func figureDefs() []figure {
 		{"files_invalid", "files invalid", "files", func(f *Figures) float64 { return float64(f.FilesBad) }, true},
 		{"streams_lost", "streams lost", "streams", func(f *Figures) float64 { return float64(f.StreamsLost) }, true},
 		{"gaps", "gaps between segments", "gaps", func(f *Figures) float64 { return float64(f.Gaps) }, true},
+		{"av_offset_max_s", "largest audio-to-video offset in a file", "s", func(f *Figures) float64 { return f.AVOffsetMax }, true},
 		{"finalize_s", "stop calls to every file final", "s", func(f *Figures) float64 { return f.Finalize }, true},
 		{"bench_cpu_percent", "bench's own CPU (mean)", "% of a core", func(f *Figures) float64 { return f.BenchCPUPercent }, true},
 		{"min_free_mb", "least free disk", "MB", func(f *Figures) float64 { return f.MinFreeMB }, false},
@@ -108,13 +109,14 @@ func computeFigures(r *Report) {
 
 func streamFigures(r *Report) {
 	f := &r.Figures
-	f.FilesValid, f.FilesTotal, f.FilesBad, f.StreamsLost, f.Gaps, f.Degraded = 0, 0, 0, 0, 0, 0
+	f.FilesValid, f.FilesTotal, f.FilesBad, f.StreamsLost, f.Gaps, f.Degraded, f.AVOffsetMax = 0, 0, 0, 0, 0, 0, 0
 	var lost, packets float64
 	for _, s := range r.Streams {
 		lost += s.Lost
 		packets += s.Packets + s.Lost
 		f.Degraded += s.Degraded
 		f.Gaps += s.Gaps
+		f.AVOffsetMax = math.Max(f.AVOffsetMax, s.AVOffset)
 		if s.State == "lost" {
 			f.StreamsLost++
 		}

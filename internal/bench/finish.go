@@ -155,7 +155,8 @@ func (r *runner) result(s *streamRun, files []*File, died bool) StreamResult {
 	for i, f := range files {
 		if f.Valid {
 			valid++
-			res.Recorded += f.Duration
+			res.Recorded += f.mediaSeconds()
+			res.AVOffset = max(res.AVOffset, f.AVOffset)
 		}
 		if i > 0 && f.Start > 0 && files[i-1].End > 0 && f.Start-files[i-1].End > 0.5 {
 			res.Gaps++
@@ -247,4 +248,13 @@ func partFiles(dir string) []string {
 		return nil
 	})
 	return out
+}
+
+// mediaSeconds is the file's video time where known (the container's duration also counts audio
+// that runs past the video), else its duration.
+func (f *File) mediaSeconds() float64 {
+	if f.VideoDuration > 0 {
+		return f.VideoDuration
+	}
+	return f.Duration
 }

@@ -27,7 +27,7 @@ func testReport() *Report {
 		r.Samples = append(r.Samples, Sample{T: t, Nodes: []NodeSample{origin, rec}, Bench: self})
 	}
 	r.Streams = []StreamResult{
-		{Name: "Stream-1", State: "ok", Files: []*File{{Path: "/tmp/x/Stream-1_1.mp4", State: "closed", Duration: 20, Valid: true, Codecs: []string{"h264", "opus"}}}},
+		{Name: "Stream-1", State: "ok", Files: []*File{{Path: "/tmp/x/Stream-1_1.mp4", State: "closed", Duration: 20, Valid: true, Codecs: []string{"h264", "opus"}, AVOffset: 2}}},
 		{Name: "Stream-2", State: "lost", Reason: "no valid file", Files: []*File{{Path: "/tmp/x/Stream-2_1.mp4", State: "closed", Problem: "decode errors: <b>bad</b>"}}},
 	}
 	computeFigures(r)
@@ -58,6 +58,7 @@ func TestRenderHTML(t *testing.T) {
 	require.NotContains(t, page, "http", "nothing is fetched")
 	require.Contains(t, page, ">1000</text>")
 	require.Contains(t, page, "&#9632; bench</span>")
+	require.Contains(t, page, "audio 2.0 s off the video")
 }
 
 func TestComputeFigures(t *testing.T) {
