@@ -6,7 +6,8 @@
 //
 // It drives servers only from outside, over HTTP and WebRTC (vigil's own WHIP client and clips
 // in internal/publish), and reads their files from disk; it must never import the server's
-// pipeline packages (hub, recorder, ingest, api, app), so it measures any WHIP server alike.
+// packages (hub, ingest, egress, recorder, api, app, config), so it measures any WHIP server
+// alike. It uses storage for its file parser only (where ffmpeg is not installed).
 package bench
 
 import (
