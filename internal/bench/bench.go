@@ -6,7 +6,8 @@
 //
 // It drives servers only from outside, over HTTP and WebRTC (vigil's own WHIP client and clips
 // in internal/publish), and reads their files from disk; it must never import the server's
-// pipeline packages (hub, recorder, ingest, api, app), so it measures any WHIP server alike.
+// packages (hub, ingest, egress, recorder, api, app, config), so it measures any WHIP server
+// alike. It uses storage for its file parser only (where ffmpeg is not installed).
 package bench
 
 import (
@@ -104,6 +105,9 @@ type streamRun struct {
 	mediaSessionID string
 	pub            *publish.Session
 	err            error // why it never started recording
+	// dropped says how the stream ended before the stop, when bench saw it (its publisher's
+	// connection failed).
+	dropped string
 }
 
 // topology is how streams reach the server under test and how their recordings start and stop.
@@ -116,6 +120,8 @@ type topology interface {
 	stopStreams(ctx context.Context, r *runner) []error
 	// close ends what bench itself publishes.
 	close(ctx context.Context, r *runner)
+	// broken says why the run cannot go on (bench's one publisher to the origin failed), or "".
+	broken() string
 }
 
 // runner holds one run.

@@ -153,10 +153,12 @@ func testBenchPull(t *testing.T, bin string) {
 		// Recorded from its own start (up to the window's: the last stream to start opens it)
 		// plus at most one 2 s group of pictures of pre-roll.
 		span := r.WindowEnd - s.Files[0].Start
+		t.Logf("%s: %.2f s of video from %.2f s to %.2f s, audio %.2f s off the video", s.Name, s.Recorded,
+			s.Files[0].Start, r.WindowEnd, s.AVOffset)
 		require.GreaterOrEqual(t, s.Recorded, f.Window-1, s.Name)
 		require.LessOrEqual(t, s.Recorded, span+2.5, s.Name)
 	}
-	checkReportInBrowser(t, filepath.Join(out, "report.html"))
+	t.Run("report.html in Chromium", func(t *testing.T) { checkReportInBrowser(t, filepath.Join(out, "report.html")) })
 }
 
 // checkReportInBrowser opens report.html in headless Chromium: every chart has a drawn line

@@ -10,18 +10,38 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"regexp"
 	"time"
 )
 
 // ErrStatus is an unexpected HTTP status from a node.
 var ErrStatus = errors.New("unexpected HTTP status")
 
-func statusError(code int) error { return fmt.Errorf("%w %d", ErrStatus, code) }
+// errNotFound marks a 404 among the ErrStatus errors.
+var errNotFound = errors.New("not found")
 
-// mediaSessionRE is the brief's `grep -P -o '(?<="mediaSessionId":").*(?=","name")'`: the
-// script finds the id this way, so bench does too, which keeps that contract tested.
-var mediaSessionRE = regexp.MustCompile(`"mediaSessionId":"(.*?)","name"`)
+func statusError(code int) error {
+	if code == http.StatusNotFound {
+		return fmt.Errorf("%w %d: %w", ErrStatus, code, errNotFound)
+	}
+	return fmt.Errorf("%w %d", ErrStatus, code)
+}
+
+// scriptMediaSessionID finds the id the way the brief's script does, with
+// `grep -P -o '(?<="mediaSessionId":").*(?=","name")'`: what lies between `"mediaSessionId":"`
+// and the next `","name"`. bench relies on the same contract, which keeps it tested.
+func scriptMediaSessionID(body []byte) (string, bool) {
+	const before, after = `"mediaSessionId":"`, `","name"`
+	i := bytes.Index(body, []byte(before))
+	if i < 0 {
+		return "", false
+	}
+	rest := body[i+len(before):]
+	j := bytes.Index(rest, []byte(after))
+	if j < 0 {
+		return "", false
+	}
+	return string(rest[:j]), true
+}
 
 // nodeAPI speaks to one vigil node (or a Web Call Server) over HTTP: the WCS-compatible
 // /rest-api calls the brief's scripts use, and the native recordings list.
@@ -85,14 +105,14 @@ func (n nodeAPI) find(ctx context.Context, name string) (string, error) {
 	case code != http.StatusOK:
 		return "", fmt.Errorf("find %s: %w: %s", name, statusError(code), bytes.TrimSpace(out))
 	}
-	m := mediaSessionRE.FindSubmatch(out)
-	if m == nil {
+	id, ok := scriptMediaSessionID(out)
+	if !ok {
 		return "", fmt.Errorf("find %s: no \"mediaSessionId\":\"…\",\"name\" in %s", name, out)
 	}
 	if !bytes.Contains(out, []byte(`"status":"PUBLISHING"`)) {
 		return "", nil
 	}
-	return string(m[1]), nil
+	return id, nil
 }
 
 // startRecording is the brief's second call; rotation ("" for none) goes into config.

@@ -2,13 +2,16 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/vigilrec/vigil/internal/publish"
+	"github.com/vigilrec/vigil/internal/whip"
 )
 
 // directTopology publishes N WHIP streams straight into one server: bench's own vigil with
@@ -71,8 +74,18 @@ func (d *directTopology) stopStreams(ctx context.Context, r *runner) []error {
 		if s.pub == nil {
 			continue
 		}
+		select {
+		case <-s.pub.Failed():
+			s.dropped = "its WHIP session ended before the stop"
+		default:
+		}
 		wg.Go(func() {
-			if err := s.pub.Close(ctx); err != nil {
+			err := s.pub.Close(ctx)
+			var st *whip.StatusError
+			if errors.As(err, &st) && st.Code == http.StatusNotFound {
+				err = nil // the server had ended the session already; judged by the stream's result
+			}
+			if err != nil {
 				mu.Lock()
 				errs = append(errs, fmt.Errorf("%s: end WHIP session: %w", s.name, err))
 				mu.Unlock()
@@ -84,3 +97,6 @@ func (d *directTopology) stopStreams(ctx context.Context, r *runner) []error {
 }
 
 func (d *directTopology) close(context.Context, *runner) {}
+
+// broken is never true: each publisher's fate is its own stream's.
+func (d *directTopology) broken() string { return "" }

@@ -1,9 +1,6 @@
 package bench
 
-import (
-	"math"
-	"slices"
-)
+import "math"
 
 // figure is one named result: the names are those --fail-on and compare use.
 type figure struct {
@@ -30,26 +27,21 @@ func figureDefs() []figure {
 		{"files_invalid", "files invalid", "files", func(f *Figures) float64 { return float64(f.FilesBad) }, true},
 		{"streams_lost", "streams lost", "streams", func(f *Figures) float64 { return float64(f.StreamsLost) }, true},
 		{"gaps", "gaps between segments", "gaps", func(f *Figures) float64 { return float64(f.Gaps) }, true},
+		{"av_offset_max_s", "largest audio-to-video offset in a file", "s", func(f *Figures) float64 { return f.AVOffsetMax }, true},
 		{"finalize_s", "stop calls to every file final", "s", func(f *Figures) float64 { return f.Finalize }, true},
 		{"bench_cpu_percent", "bench's own CPU (mean)", "% of a core", func(f *Figures) float64 { return f.BenchCPUPercent }, true},
 		{"min_free_mb", "least free disk", "MB", func(f *Figures) float64 { return f.MinFreeMB }, false},
 	}
 }
 
-// window returns the first and last sample of the measured node inside [from, to] where it was
-// up; ok is false when fewer than two are.
-// Where the node has metrics, only samples with metrics count (both ends must have them).
-func window(samples []Sample, measured int, from, to float64) (first, last Sample, ok bool) {
+// window returns the first and last sample inside [from, to] where the measured node was up
+// (and, with metrics true, had answered its scrape); ok is false when fewer than two are.
+func window(samples []Sample, measured int, from, to float64, metrics bool) (first, last Sample, ok bool) {
 	var in []Sample
-	withMetrics := false
 	for _, s := range samples {
-		if n := s.Nodes[measured]; s.T >= from-0.5 && s.T <= to+0.5 && n.Up {
+		if n := s.Nodes[measured]; s.T >= from-0.5 && s.T <= to+0.5 && n.Up && (!metrics || n.Metrics != nil) {
 			in = append(in, s)
-			withMetrics = withMetrics || n.Metrics != nil
 		}
-	}
-	if withMetrics {
-		in = slices.DeleteFunc(in, func(s Sample) bool { return s.Nodes[measured].Metrics == nil })
 	}
 	if len(in) < 2 {
 		return Sample{}, Sample{}, false
@@ -68,7 +60,7 @@ func computeFigures(r *Report) {
 	}
 	f.Streams = max(f.Streams, 1)
 	m := r.Measured
-	if first, last, ok := window(r.Samples, m, r.WindowStart, r.WindowEnd); ok {
+	if first, last, ok := window(r.Samples, m, r.WindowStart, r.WindowEnd, false); ok {
 		a, b := first.Nodes[m], last.Nodes[m]
 		secs := last.T - first.T
 		f.Window = secs
@@ -77,8 +69,9 @@ func computeFigures(r *Report) {
 		f.CPUPerStreamMin = cpu / (float64(f.Streams) * secs / 60)
 		f.WriteSyscallsPerStreamSec = float64(b.Syscw-a.Syscw) / secs / float64(f.Streams)
 		f.WritesPerStreamSec = f.WriteSyscallsPerStreamSec
-		if a.Metrics != nil && b.Metrics != nil {
-			f.WritesPerStreamSec = (b.Metrics.RecorderWrites - a.Metrics.RecorderWrites) / secs / float64(f.Streams)
+		if first, last, ok := window(r.Samples, m, r.WindowStart, r.WindowEnd, true); ok {
+			f.WritesPerStreamSec = (last.Nodes[m].Metrics.RecorderWrites - first.Nodes[m].Metrics.RecorderWrites) /
+				(last.T - first.T) / float64(f.Streams)
 		}
 		f.WriteMBps = float64(b.WChar-a.WChar) / secs / 1e6
 		f.DiskWriteMBps = float64(b.WriteBytes-a.WriteBytes) / secs / 1e6
@@ -116,13 +109,14 @@ func computeFigures(r *Report) {
 
 func streamFigures(r *Report) {
 	f := &r.Figures
-	f.FilesValid, f.FilesTotal, f.FilesBad, f.StreamsLost, f.Gaps, f.Degraded = 0, 0, 0, 0, 0, 0
+	f.FilesValid, f.FilesTotal, f.FilesBad, f.StreamsLost, f.Gaps, f.Degraded, f.AVOffsetMax = 0, 0, 0, 0, 0, 0, 0
 	var lost, packets float64
 	for _, s := range r.Streams {
 		lost += s.Lost
 		packets += s.Packets + s.Lost
 		f.Degraded += s.Degraded
 		f.Gaps += s.Gaps
+		f.AVOffsetMax = math.Max(f.AVOffsetMax, s.AVOffset)
 		if s.State == "lost" {
 			f.StreamsLost++
 		}

@@ -155,7 +155,8 @@ func (r *runner) result(s *streamRun, files []*File, died bool) StreamResult {
 	for i, f := range files {
 		if f.Valid {
 			valid++
-			res.Recorded += f.Duration
+			res.Recorded += f.mediaSeconds()
+			res.AVOffset = max(res.AVOffset, f.AVOffset)
 		}
 		if i > 0 && f.Start > 0 && files[i-1].End > 0 && f.Start-files[i-1].End > 0.5 {
 			res.Gaps++
@@ -163,6 +164,7 @@ func (r *runner) result(s *streamRun, files []*File, died bool) StreamResult {
 		}
 	}
 	recovered := slices.ContainsFunc(files, func(f *File) bool { return f.Valid && (f.State == "recovered" || f.State == "part") })
+	short := r.shortBy(files, res.Recorded)
 	switch {
 	case s.err != nil:
 		res.State, res.Reason = "lost", s.err.Error()
@@ -170,7 +172,10 @@ func (r *runner) result(s *streamRun, files []*File, died bool) StreamResult {
 		res.State, res.Reason = "recovered", "the node died; its files were recovered"
 	case died:
 		res.State, res.Reason = "lost", "the node died and no file of it survived"
-	case tr.seen && tr.lastSeen < r.rep.WindowEnd-3:
+	case s.dropped != "":
+		res.State, res.Reason = "lost", s.dropped
+	case tr.seen && tr.lastSeen < min(r.rep.WindowEnd, r.smp.lastScrape())-3:
+		// Not listed by a later scrape that answered, before the stop: it left.
 		res.State, res.Reason = "lost", fmt.Sprintf("left the %s at %.0f s", r.nodes[r.measured].role, tr.lastSeen)
 	case r.noFiles:
 		res.Reason = "files not checked"
@@ -178,8 +183,29 @@ func (r *runner) result(s *streamRun, files []*File, died bool) StreamResult {
 		res.State, res.Reason = "lost", "no file"
 	case valid == 0:
 		res.State, res.Reason = "lost", "no valid file"
+	case short != "":
+		res.State, res.Reason = "lost", short
 	}
 	return res
+}
+
+// shortBy checks that the files hold the media of the whole recording: from the first file's
+// start (catalog time) to the end of the window, less at most a second and 5%. Segments deleted by
+// retention count with the duration the catalog gave them. "" when complete or unknown.
+func (r *runner) shortBy(files []*File, recorded float64) string {
+	if len(files) == 0 || files[0].Start <= 0 {
+		return ""
+	}
+	for _, f := range files {
+		if f.State == "deleted" {
+			recorded += f.Duration
+		}
+	}
+	want := r.rep.WindowEnd - files[0].Start
+	if recorded >= want*0.95-1 {
+		return ""
+	}
+	return fmt.Sprintf("media missing: %.1f s recorded of %.1f s", recorded, want)
 }
 
 // judge lists why the run fails: invalid files, lost streams, thresholds.
@@ -222,4 +248,13 @@ func partFiles(dir string) []string {
 		return nil
 	})
 	return out
+}
+
+// mediaSeconds is the file's video time where known (the container's duration also counts audio
+// that runs past the video), else its duration.
+func (f *File) mediaSeconds() float64 {
+	if f.VideoDuration > 0 {
+		return f.VideoDuration
+	}
+	return f.Duration
 }

@@ -127,7 +127,11 @@ func (r *runner) hold(ctx context.Context) {
 		case <-end.C:
 			return
 		case <-t.C:
-			if what := r.nodeDown(); what != "" {
+			what := r.nodeDown()
+			if what == "" {
+				what = r.topo.broken()
+			}
+			if what != "" {
 				r.event("%s", what)
 				r.rep.Failures = append(r.rep.Failures, what)
 				return

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -81,7 +82,7 @@ func (p *pullTopology) stopStreams(ctx context.Context, r *runner) []error {
 			continue
 		}
 		wg.Go(func() {
-			if err := p.recorder.api.stopRecording(ctx, s.mediaSessionID); err != nil {
+			if err := p.stopOne(ctx, s); err != nil {
 				mu.Lock()
 				errs = append(errs, fmt.Errorf("%s: %w", s.name, err))
 				mu.Unlock()
@@ -90,6 +91,21 @@ func (p *pullTopology) stopStreams(ctx context.Context, r *runner) []error {
 	}
 	wg.Wait()
 	return errs
+}
+
+// stopOne stops s's recording. A stream that came back after its pull reconnected has a new
+// mediaSessionId: on 404 the stream is found again by name, as a script's stop loop would.
+func (p *pullTopology) stopOne(ctx context.Context, s *streamRun) error {
+	err := p.recorder.api.stopRecording(ctx, s.mediaSessionID)
+	if !errors.Is(err, errNotFound) {
+		return err
+	}
+	id, ferr := p.recorder.api.find(ctx, s.name)
+	if ferr != nil || id == "" || id == s.mediaSessionID {
+		return err
+	}
+	s.mediaSessionID = id
+	return p.recorder.api.stopRecording(ctx, id)
 }
 
 // close stops publishing; on servers bench did not start it also ends the pulls.
@@ -101,5 +117,17 @@ func (p *pullTopology) close(ctx context.Context, r *runner) {
 	}
 	if p.pub != nil {
 		_ = p.pub.Close(ctx)
+	}
+}
+
+func (p *pullTopology) broken() string {
+	if p.pub == nil {
+		return ""
+	}
+	select {
+	case <-p.pub.Failed():
+		return "bench's publisher to the origin lost its connection: every pulled stream lost its source"
+	default:
+		return ""
 	}
 }

@@ -64,7 +64,9 @@ type StreamResult struct {
 	Degraded float64 `json:"degraded"`
 	// Recorded is the sum of the file durations; Gaps the holes over 0.5 s between consecutive
 	// segments, GapSeconds their total.
-	Recorded   float64 `json:"recorded"`
+	Recorded float64 `json:"recorded"`
+	// AVOffset is the largest audio-to-video offset of its valid files (see File.AVOffset).
+	AVOffset   float64 `json:"av_offset"`
 	Gaps       int     `json:"gaps"`
 	GapSeconds float64 `json:"gap_seconds"`
 	Files      []*File `json:"files"`
@@ -102,6 +104,8 @@ type Figures struct {
 	FilesBad    int     `json:"files_invalid"`
 	StreamsLost int     `json:"streams_lost"`
 	Gaps        int     `json:"gaps"`
+	// AVOffsetMax is the largest audio-to-video offset of any valid file, in seconds (ffprobe).
+	AVOffsetMax float64 `json:"av_offset_max_s"`
 	// Finalize is seconds from the first stop call until every file was final (no .part left).
 	Finalize float64 `json:"finalize_s"`
 	// BenchCPUPercent and BenchRSSMB are bench's own process over the window (its publishers

@@ -66,6 +66,12 @@ func charts(r *Report) []chart {
 		}
 		cpu, rss = append(cpu, c), append(rss, m)
 	}
+	bc, bm := newSeries("bench", "#7f7f7f"), newSeries("bench", "#7f7f7f")
+	for k, s := range r.Samples {
+		bc.add(s.T, nanIf(k == 0 || !s.Bench.Up, s.Bench.CPU*100))
+		bm.add(s.T, nanIf(!s.Bench.Up, float64(s.Bench.RSS)/1e6))
+	}
+	cpu, rss = append(cpu, bc), append(rss, bm)
 	write, free := newSeries("written", nodeColor(r.Measured)), newSeries("free", nodeColor(r.Measured))
 	degraded, live := newSeries("degraded", "#d62728"), newSeries("live", "#7f7f7f")
 	loss := newSeries("lost after retransmission", "#ff7f0e")

@@ -23,10 +23,11 @@ func testReport() *Report {
 			Metrics: &NodeMetrics{StreamsIn: 2, Recording: 2, Degraded: float64(i % 2), Packets: t * 200, Lost: t,
 				RecorderWrites: t * 2, DiskFree: -1, DiskTimeToFull: -1}}
 		origin := NodeSample{Up: true, CPU: 0.05, CPUSeconds: 0.05 * t, RSS: 30e6, DiskFree: -1, TimeToFull: -1}
-		r.Samples = append(r.Samples, Sample{T: t, Nodes: []NodeSample{origin, rec}})
+		self := NodeSample{Up: true, CPU: 0.02, CPUSeconds: 0.02 * t, RSS: 20e6, PeakRSS: 21e6}
+		r.Samples = append(r.Samples, Sample{T: t, Nodes: []NodeSample{origin, rec}, Bench: self})
 	}
 	r.Streams = []StreamResult{
-		{Name: "Stream-1", State: "ok", Files: []*File{{Path: "/tmp/x/Stream-1_1.mp4", State: "closed", Duration: 20, Valid: true, Codecs: []string{"h264", "opus"}}}},
+		{Name: "Stream-1", State: "ok", Files: []*File{{Path: "/tmp/x/Stream-1_1.mp4", State: "closed", Duration: 20, Valid: true, Codecs: []string{"h264", "opus"}, AVOffset: 2}}},
 		{Name: "Stream-2", State: "lost", Reason: "no valid file", Files: []*File{{Path: "/tmp/x/Stream-2_1.mp4", State: "closed", Problem: "decode errors: <b>bad</b>"}}},
 	}
 	computeFigures(r)
@@ -41,8 +42,9 @@ func TestRenderHTML(t *testing.T) {
 	page := out.String()
 
 	paths := regexp.MustCompile(`<path class="series" d="(M[^"]+)"`).FindAllStringSubmatch(page, -1)
-	// CPU and RSS: two nodes each; write rate, free disk, loss: one; streams: two (live, degraded).
-	require.Len(t, paths, 2+2+1+1+2+1)
+	// CPU and RSS: two nodes and bench each; write rate, free disk, loss: one; streams: two
+	// (live, degraded).
+	require.Len(t, paths, 3+3+1+1+2+1)
 	for _, p := range paths {
 		require.Regexp(t, `^M[0-9.]+,[0-9.]+( [ML][0-9.]+,[0-9.]+)+$`, p[1])
 	}
@@ -55,6 +57,8 @@ func TestRenderHTML(t *testing.T) {
 	require.NotContains(t, page, "<script")
 	require.NotContains(t, page, "http", "nothing is fetched")
 	require.Contains(t, page, ">1000</text>")
+	require.Contains(t, page, "&#9632; bench</span>")
+	require.Contains(t, page, "audio 2.0 s off the video")
 }
 
 func TestComputeFigures(t *testing.T) {

@@ -64,6 +64,8 @@ type sampler struct {
 	samples []Sample
 	streams map[string]*streamTrack
 	lastT   float64
+	// scraped is the T of the last successful scrape of the measured node.
+	scraped float64
 }
 
 func newSampler(nodes []*node, measured int, client *http.Client, start time.Time) *sampler {
@@ -126,7 +128,7 @@ func (s *sampler) readNode(ctx context.Context, n *node) NodeSample {
 		ns.Up = true // nothing to ask: assumed up
 	}
 	if n.vigil && (ns.Up || n.pid == 0) {
-		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second) // a loaded server answers late
 		m, err := scrapeNode(sctx, s.http, n.api.base)
 		cancel()
 		if err == nil {
@@ -170,6 +172,7 @@ func (s *sampler) rates(cur *NodeSample, prev NodeSample, dt float64, i int) {
 
 func (s *sampler) track(m *NodeMetrics, now float64) {
 	dt := now - s.lastT
+	s.scraped = now
 	for name, st := range m.PerStream {
 		tr := s.streams[name]
 		if tr == nil {
@@ -191,6 +194,13 @@ func (s *sampler) latest() (Sample, bool) {
 		return Sample{}, false
 	}
 	return s.samples[len(s.samples)-1], true
+}
+
+// lastScrape is the T of the last scrape of the measured node that answered.
+func (s *sampler) lastScrape() float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.scraped
 }
 
 // stream returns a copy of what was tracked of name.

@@ -86,3 +86,19 @@ func TestFindUsesTheScriptsPattern(t *testing.T) {
 	require.ErrorIs(t, err, ErrStatus)
 	require.ErrorContains(t, err, "404")
 }
+
+func TestScriptMediaSessionID(t *testing.T) {
+	for _, tc := range []struct {
+		body, id string
+		ok       bool
+	}{
+		{`[{"mediaSessionId":"a-1","name":"Stream-1","published":true}]`, "a-1", true},
+		{`[{"mediaSessionId":"a-1","name":"Stream-1"},{"mediaSessionId":"b-2","name":"Stream-2"}]`, "a-1", true},
+		{`[{"name":"Stream-1","mediaSessionId":"a-1"}]`, "", false}, // the order scripts rely on
+		{`[]`, "", false},
+	} {
+		id, ok := scriptMediaSessionID([]byte(tc.body))
+		require.Equal(t, tc.ok, ok, tc.body)
+		require.Equal(t, tc.id, id, tc.body)
+	}
+}

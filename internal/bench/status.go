@@ -91,8 +91,11 @@ func (st status) counts() string {
 	if m.Packets+m.Lost > 0 {
 		loss = m.Lost / (m.Packets + m.Lost) * 100
 	}
+	// The media socket's drops (metrics) and those of every UDP socket of the process (/proc:
+	// pulls have sockets of their own).
+	drops := max(m.UDPDrops, float64(ns[st.measured].UDPDrops))
 	return fmt.Sprintf("streams live %.0f/%d  recording %.0f  degraded %.0f  loss %.2f%%  udp drops %.0f",
-		m.StreamsIn, st.streams, m.Recording, m.Degraded, loss, m.UDPDrops)
+		m.StreamsIn, st.streams, m.Recording, m.Degraded, loss, drops)
 }
 
 func (st status) node(i int) string {

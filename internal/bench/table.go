@@ -25,6 +25,7 @@ func PrintTable(w io.Writer, r *Report) {
 		{"files valid / total", fmt.Sprintf("%d / %d", f.FilesValid, f.FilesTotal)},
 		{"streams lost", fmt.Sprintf("%d", f.StreamsLost)},
 		{"gaps between segments", fmt.Sprintf("%d", f.Gaps)},
+		{"audio-to-video offset", fmt.Sprintf("%.2f s at most%s", f.AVOffsetMax, avNote(f.AVOffsetMax))},
 		{"stop calls to every file final", fmt.Sprintf("%.2f s", f.Finalize)},
 	}
 	if f.OriginCPUPercent > 0 {
@@ -57,7 +58,7 @@ func printStreams(w io.Writer, r *Report) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	header := false
 	for _, s := range r.Streams {
-		bad := s.State != "ok" || s.Gaps > 0
+		bad := s.State != "ok" || s.Gaps > 0 || s.AVOffset > 0.2
 		for _, file := range s.Files {
 			bad = bad || !file.Valid && file.State != "deleted"
 		}
@@ -91,7 +92,11 @@ func filesText(files []*File) string {
 		case f.State == "deleted":
 			parts = append(parts, name+" deleted by retention")
 		case f.Valid:
-			parts = append(parts, fmt.Sprintf("%s %s %.1f s ok", name, f.State, f.Duration))
+			av := ""
+			if f.AVOffset > 0.2 {
+				av = fmt.Sprintf(", audio %.1f s off the video", f.AVOffset)
+			}
+			parts = append(parts, fmt.Sprintf("%s %s %.1f s ok%s", name, f.State, f.mediaSeconds(), av))
 		default:
 			parts = append(parts, fmt.Sprintf("%s %s INVALID: %s", name, f.State, f.Problem))
 		}
@@ -100,4 +105,12 @@ func filesText(files []*File) string {
 		parts = append(parts[:3], fmt.Sprintf("… %d files", len(files)))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// avNote flags an offset that a viewer would notice.
+func avNote(offset float64) string {
+	if offset > 0.2 {
+		return "  (audio and video out of step in some files: see the streams below)"
+	}
+	return ""
 }

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -25,7 +26,12 @@ type File struct {
 	Bytes    int64    `json:"bytes"`
 	Duration float64  `json:"duration"`
 	Codecs   []string `json:"codecs"`
-	Valid    bool     `json:"valid"`
+	// VideoDuration is the video track's own duration (ffprobe; 0 when unknown or audio-only).
+	VideoDuration float64 `json:"video_duration,omitempty"`
+	// AVOffset is how far the audio track's start or end lies from the video's, in seconds
+	// (ffprobe; 0 when unknown): a recording in sync has a few tens of milliseconds at most.
+	AVOffset float64 `json:"av_offset,omitempty"`
+	Valid    bool    `json:"valid"`
 	// Checked says how: "ffmpeg" (ffprobe and a full decode), "ffprobe" or "vigil" (its own
 	// parser, when ffmpeg is not installed).
 	Checked string `json:"checked,omitempty"`
@@ -92,6 +98,7 @@ func (v verifier) verifyFFmpeg(ctx context.Context, f *File) {
 		return
 	}
 	f.Duration, f.Codecs = r.Duration, r.Codecs()
+	f.VideoDuration, f.AVOffset = avTimes(r, v.codec)
 	if !v.full {
 		return
 	}
@@ -178,4 +185,20 @@ func videoCodecName(c media.Codec) string {
 		return "hevc"
 	}
 	return string(c)
+}
+
+// avTimes returns the video track's duration and how far the audio track's start or end is from
+// the video's (both 0 without a video track, the offset 0 without an audio track).
+func avTimes(r probe.Result, video string) (videoDuration, offset float64) {
+	v := r.Stream(video)
+	if v.Codec == "" {
+		return 0, 0
+	}
+	a := r.Stream("opus")
+	if a.Codec == "" {
+		return v.Duration, 0
+	}
+	start := math.Abs(a.StartTime - v.StartTime)
+	end := math.Abs((a.StartTime + a.Duration) - (v.StartTime + v.Duration))
+	return v.Duration, math.Max(start, end)
 }

@@ -69,3 +69,18 @@ func TestFilesIn(t *testing.T) {
 	require.ElementsMatch(t, []string{"Stream-1/a.mp4 found", "Stream-1_x.webm found", "Stream-1_y.mp4.part part"}, got)
 	require.Equal(t, []string{"Stream-1_y.mp4.part"}, partFiles(dir))
 }
+
+// A file whose audio starts 2 s late and runs 2 s past the video (as seen in recordings started
+// two seconds into a pulled stream) is 2 s out of step.
+func TestAVTimes(t *testing.T) {
+	r := probe.Result{Duration: 13.96, Streams: []probe.Stream{{Codec: "h264", Duration: 10}, {Codec: "opus", StartTime: 1.98, Duration: 11.98}}}
+	dur, off := avTimes(r, "h264")
+	require.Equal(t, 10.0, dur)
+	require.InDelta(t, 3.96, off, 1e-9)
+	dur, off = avTimes(probe.Result{Streams: []probe.Stream{{Codec: "h264", Duration: 10}, {Codec: "opus", StartTime: 0.013, Duration: 10.01}}}, "h264")
+	require.Equal(t, 10.0, dur)
+	require.InDelta(t, 0.023, off, 1e-9)
+	dur, off = avTimes(probe.Result{Streams: []probe.Stream{{Codec: "opus", Duration: 10}}}, "h264")
+	require.Zero(t, dur)
+	require.Zero(t, off)
+}
