@@ -75,12 +75,16 @@ func (c *batchConn) drain() {
 			return
 		}
 		k, err := r.read(c.slots, start, free)
+		if err == nil {
+			// Counted before the datagrams are handed over, so a reader that has them sees them
+			// counted.
+			c.batches.Add(1)
+			c.datagrams.Add(uint64(k))
+		}
 		c.commit(k, err)
 		if err != nil {
 			return
 		}
-		c.batches.Add(1)
-		c.datagrams.Add(uint64(k))
 		if k < free && !c.pause() {
 			return
 		}
