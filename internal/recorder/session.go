@@ -152,6 +152,12 @@ func (s *session) keyframeNeeded() { s.stream.RequestKeyframe() }
 // keyframe, with A/V sync established afresh.
 func (s *session) discontinuity(track int, reason string) error {
 	s.rec.log.Warn("timeline discontinuity: starting a new segment", "track", track, "reason", reason)
+	return s.restartTimeline()
+}
+
+// restartTimeline closes the segment (with the audio held for it) and starts the timeline over:
+// the next segment opens at a keyframe, which is requested, with A/V sync established afresh.
+func (s *session) restartTimeline() error {
 	s.rec.loss.discontinuities.Add(1)
 	if err := s.releaseAllAudio(); err != nil {
 		return err

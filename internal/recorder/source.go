@@ -32,17 +32,7 @@ func (s *session) followSource(p *media.Packet) error {
 		return nil
 	}
 	s.rec.log.Info("new RTP source: starting a new segment", "track", i)
-	s.rec.loss.discontinuities.Add(1)
-	if err := s.releaseAllAudio(); err != nil {
-		return err
-	}
-	s.videoPlaced = false
-	if err := s.closeSegment(nil); err != nil {
-		return err
-	}
-	s.originSet, s.bases, s.pending = false, make([]trackBase, len(s.tracks)), nil
-	s.stream.RequestKeyframe()
-	return nil
+	return s.restartTimeline() // session.go
 }
 
 // refreshTrack takes track i's description again at its first packet: a publisher declares its

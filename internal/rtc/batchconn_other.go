@@ -13,7 +13,9 @@ const maxBatch = 1
 
 type batchReader struct{ conn *net.UDPConn }
 
-func newBatchReader(conn *net.UDPConn, _ *atomic.Uint64) *batchReader { return &batchReader{conn: conn} }
+func newBatchReader(conn *net.UDPConn, _ *atomic.Uint64) *batchReader {
+	return &batchReader{conn: conn}
+}
 
 func (r *batchReader) read(slots []batchDatagram, start, _ int) (int, error) {
 	d := &slots[start]
