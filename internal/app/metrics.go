@@ -64,7 +64,8 @@ type guardMetrics struct{ g *diskguard.Guard }
 
 func (m guardMetrics) DiskStats() metrics.DiskStats {
 	s := m.g.Snapshot()
-	return metrics.DiskStats{Free: s.Free, Total: s.Total, WriteRate: s.WriteRate, TimeToFull: s.TimeToFull}
+	return metrics.DiskStats{Free: s.Free, Total: s.Total, WriteRate: s.WriteRate, TimeToFull: s.TimeToFull,
+		MinFree: s.MinFree, HardFloor: s.HardFloor, Low: s.Low, Paused: s.Paused}
 }
 
 func (m guardMetrics) RetentionStats() metrics.RetentionStats {

@@ -27,9 +27,13 @@ func guardConfig(dir string, c config.DiskConfig) (diskguard.Config, error) {
 	if err != nil {
 		return diskguard.Config{}, fmt.Errorf("disk.hard_floor: %w", err)
 	}
+	maxSegment, err := diskguard.ParseSegmentLimit(c.MaxSegment)
+	if err != nil {
+		return diskguard.Config{}, fmt.Errorf("disk.max_segment: %w", err)
+	}
 	return diskguard.Config{Dir: dir, MinFree: minFree, HardFloor: floor, Policy: diskguard.Policy(c.Policy),
 		Interval: c.CheckInterval.D(), MaxAge: c.MaxAge.D(), MaxBytes: int64(c.MaxBytes),
-		MaxBytesPerStream: int64(c.MaxBytesPerStream)}, nil
+		MaxBytesPerStream: int64(c.MaxBytesPerStream), Headroom: c.Headroom.D(), MaxSegment: maxSegment}, nil
 }
 
 // guardCatalog lets the disk guard list and delete finished segments.
@@ -89,6 +93,7 @@ func (g guardRecorder) Resume()             { g.rec.Resume() }
 func (g guardRecorder) BytesWritten() (int64, map[string]int64) {
 	return g.rec.BytesWritten()
 }
+func (g guardRecorder) LimitSegments(d time.Duration, b int64) { g.rec.LimitSegments(d, b) }
 
 // diskEvents turns the guard's transitions into webhooks.
 type diskEvents struct{ webhooks *webhook.Dispatcher }
@@ -102,8 +107,10 @@ func diskJSON(s diskguard.Snapshot) map[string]any {
 		ttf = s.TimeToFull.Seconds()
 	}
 	return map[string]any{"free": s.Free, "total": s.Total, "minFree": s.MinFree, "hardFloor": s.HardFloor,
-		"policy": s.Policy, "writeRate": s.WriteRate, "timeToFull": ttf, "low": s.Low, "paused": s.Paused,
-		"refusingNew": s.RefusingNew, "streamRates": s.StreamRates, "checked": s.Checked, "error": s.LastError}
+		"policy": s.Policy, "writeRate": s.WriteRate, "peakWriteRate": s.PeakRate, "timeToFull": ttf, "low": s.Low,
+		"paused": s.Paused, "refusingNew": s.RefusingNew, "streamRates": s.StreamRates,
+		"maxSegmentSeconds": s.MaxSegmentDuration.Seconds(), "maxSegmentBytes": s.MaxSegmentBytes,
+		"checked": s.Checked, "error": s.LastError}
 }
 
 // uploadEvents turns uploads into webhooks.

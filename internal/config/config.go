@@ -122,6 +122,13 @@ type DiskConfig struct {
 	MaxBytes ByteSize `yaml:"max_bytes"`
 	// MaxBytesPerStream bounds the recordings of each stream; 0: no bound.
 	MaxBytesPerStream ByteSize `yaml:"max_bytes_per_stream"`
+	// MaxSegment bounds segments under delete-oldest, whatever rotation a recording asked for, so
+	// there is always finished history to delete: "auto" (at most 5 minutes, and all open
+	// segments together at most a quarter of the volume), a duration ("2m"), or "off".
+	MaxSegment string `yaml:"max_segment"`
+	// Headroom raises min_free to at least this long of writing at the recent peak write rate
+	// (and the hard floor to 3 s of it), capped at 40% of the volume; 0 turns it off.
+	Headroom Duration `yaml:"headroom"`
 }
 
 // S3Config offloads finished segments to S3-compatible storage.
@@ -193,7 +200,8 @@ func Default() Config {
 			Fragment: Duration(time.Second), Fsync: "close", FsyncInterval: Duration(5 * time.Second),
 			HookTimeout: Duration(60 * time.Second),
 		},
-		Disk: DiskConfig{MinFree: "5%", HardFloor: "1%", Policy: "delete-oldest", CheckInterval: Duration(time.Second)},
+		Disk: DiskConfig{MinFree: "5%", HardFloor: "1%", Policy: "delete-oldest", CheckInterval: Duration(time.Second),
+			MaxSegment: "auto", Headroom: Duration(30 * time.Second)},
 		S3: S3Config{Region: "us-east-1", KeyTemplate: "{node}/{streamName}/{date}/{file}", Concurrency: 4,
 			PartSize: 16 << 20},
 		Webhooks: WebhooksConfig{URLs: []string{}, Timeout: Duration(10 * time.Second)},
@@ -244,6 +252,7 @@ func (c Config) Validate() error {
 	check(oneOf(c.Disk.Policy, "delete-oldest", "stop-new"), "disk.policy: %q is not delete-oldest or stop-new", c.Disk.Policy)
 	check(c.Disk.CheckInterval > 0, "disk.check_interval: must be positive")
 	check(c.Disk.MaxAge >= 0 && c.Disk.MaxBytes >= 0 && c.Disk.MaxBytesPerStream >= 0, "disk: retention limits must not be negative")
+	check(c.Disk.Headroom >= 0, "disk.headroom: must not be negative")
 	check(c.S3.Endpoint == "" || c.S3.Bucket != "", "s3.bucket: required with s3.endpoint")
 	check(c.S3.Concurrency > 0, "s3.concurrency: must be positive")
 	check(c.S3.PartSize >= 5<<20, "s3.part_size: S3 needs at least 5MiB")

@@ -1,8 +1,11 @@
-// Package diskguard keeps the recordings volume from filling up. About every second it reads the
-// free space (statfs) and the write rate, estimates the time to full, applies retention (age and
-// size, in total and per stream), and acts on the free-space policy before any write can fail:
-// delete-oldest deletes the oldest finished segments (already-uploaded ones first); stop-new
-// refuses new recordings. Below the hard floor it pauses recording until space is back.
+// Package diskguard keeps the recordings volume from filling up. About every second (more often
+// as the time to full shrinks) it reads the free space (statfs) and the write rate, estimates the
+// time to full, applies retention (age and size, in total and per stream), and acts on the
+// free-space policy before any write can fail: delete-oldest deletes the oldest finished segments
+// (already-uploaded ones first) and bounds segments so there always are finished ones; stop-new
+// refuses new recordings. The thresholds follow the load: min_free is at least Headroom of
+// writing at the recent peak rate, the hard floor a few seconds of it. Below the hard floor it
+// pauses recording until space is back.
 //
 // It reads and deletes through the Catalog and Recorder interfaces it declares; it never imports
 // the recorder, the catalog or storage.
@@ -84,7 +87,63 @@ type Config struct {
 	MaxAge             time.Duration
 	MaxBytes           int64
 	MaxBytesPerStream  int64
+	// Headroom raises MinFree to at least this long of writing at the recent peak write rate
+	// (and HardFloor to FloorSeconds of it); 0 keeps the configured thresholds as they are.
+	Headroom time.Duration
+	// MaxSegment bounds segments under delete-oldest, so every recording has finished segments
+	// the guard may delete.
+	MaxSegment SegmentLimit
 }
+
+// SegmentLimit bounds segments: at most Duration long (0: no bound), and with Auto at most a
+// share of the volume (AutoShare of it, divided among the streams being recorded).
+type SegmentLimit struct {
+	Duration time.Duration
+	Auto     bool
+}
+
+// AutoSegmentDuration is the longest segment under an automatic limit.
+const AutoSegmentDuration = 5 * time.Minute
+
+// ParseSegmentLimit reads "auto", "off" (or "0") and durations from 10s to 24h ("2m").
+func ParseSegmentLimit(s string) (SegmentLimit, error) {
+	switch s = strings.TrimSpace(s); s {
+	case "auto", "":
+		return SegmentLimit{Duration: AutoSegmentDuration, Auto: true}, nil
+	case "off", "0":
+		return SegmentLimit{}, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 10*time.Second || d > 24*time.Hour {
+		return SegmentLimit{}, fmt.Errorf("%q is not auto, off or a duration from 10s to 24h", s)
+	}
+	return SegmentLimit{Duration: d}, nil
+}
+
+// Tuning of the load-following thresholds.
+const (
+	// FloorSeconds of writing at the peak rate is the least hard floor.
+	FloorSeconds = 3
+	// MaxHeadroomShare caps the load-following min_free on a small volume (the configured
+	// thresholds are never lowered).
+	MaxHeadroomShare = 0.4
+	// AutoShare of the volume is what all open segments may take together with an automatic
+	// segment limit.
+	AutoShare = 0.25
+	// MinAutoSegment is the least size of an automatic segment limit (a few seconds of a
+	// low-rate stream; the cut waits for a keyframe anyway).
+	MinAutoSegment = 256 << 10
+	// peakDecay is how long a past peak of the write rate keeps counting (it fades
+	// exponentially), so a pause does not lower the headroom that resuming needs.
+	peakDecay = time.Minute
+	// episodeQuiet is how long free space must stay above min_free for a low-space episode to
+	// end: one disk.low and one disk.ok per episode, not one per deletion.
+	episodeQuiet = 30 * time.Second
+	// writingRate (bytes/s) is the least smoothed rate of a stream counted as being recorded.
+	writingRate = 1024
+	// minInterval is the shortest time between two checks when the volume fills fast.
+	minInterval = 100 * time.Millisecond
+)
 
 // Segment is a finished segment the guard may delete.
 type Segment struct {
@@ -111,6 +170,9 @@ type Recorder interface {
 	Resume()
 	// BytesWritten is the total written by every recording since start, and per stream.
 	BytesWritten() (total int64, perStream map[string]int64)
+	// LimitSegments bounds every recording's segments (a zero bound is no bound): a segment
+	// past either is cut at the next keyframe, as rotation does.
+	LimitSegments(maxDuration time.Duration, maxBytes int64)
 }
 
 // Events receives disk state changes (for webhooks).
@@ -121,15 +183,22 @@ type Events interface {
 
 // Snapshot is the guard's view of the volume.
 type Snapshot struct {
-	Free, Total        uint64
+	Free, Total uint64
+	// MinFree and HardFloor are the effective thresholds: the configured ones, raised to follow
+	// the write rate (see Config.Headroom).
 	MinFree, HardFloor uint64
 	Policy             Policy
 	WriteRate          float64 // bytes/s, smoothed
+	PeakRate           float64 // bytes/s, the recent peak of WriteRate
 	StreamRates        map[string]float64
 	TimeToFull         time.Duration // -1 when not filling
-	Low                bool          // under MinFree
-	Paused             bool          // under the hard floor: recording paused
-	RefusingNew        bool
+	// Low is a low-space episode: free space was under MinFree in the last episodeQuiet.
+	Low         bool
+	Paused      bool // under the hard floor: recording paused
+	RefusingNew bool
+	// MaxSegmentDuration and MaxSegmentBytes are the bounds given to recordings (0: none).
+	MaxSegmentDuration time.Duration
+	MaxSegmentBytes    int64
 	Deletions          uint64
 	DeletedBytes       uint64
 	DeletionsByReason  map[string]uint64
@@ -152,6 +221,7 @@ type Guard struct {
 	lastBytes int64
 	lastPer   map[string]int64
 	lastAt    time.Time
+	lastLow   time.Time // when free space was last seen under min_free
 }
 
 // New returns a guard; Run must be running for it to act. events may be nil.
@@ -163,10 +233,11 @@ func New(cfg Config, catalog Catalog, rec Recorder, events Events, log *slog.Log
 		snap: Snapshot{Policy: cfg.Policy, TimeToFull: -1, DeletionsByReason: map[string]uint64{}}}
 }
 
-// Run checks the volume every interval until ctx ends.
+// Run checks the volume until ctx ends: every interval, and more often as the time to full
+// shrinks, so no write can pass from min_free to the hard floor between two checks.
 func (g *Guard) Run(ctx context.Context) error {
 	g.Check()
-	t := time.NewTicker(g.cfg.Interval)
+	t := time.NewTimer(g.nextCheck())
 	defer t.Stop()
 	for {
 		select {
@@ -174,8 +245,21 @@ func (g *Guard) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 			g.Check()
+			t.Reset(g.nextCheck())
 		}
 	}
+}
+
+// nextCheck is the wait before the next check: the interval, or a twentieth of the time to the
+// hard floor when that is shorter (at least minInterval).
+func (g *Guard) nextCheck() time.Duration {
+	g.mu.Lock()
+	ttf := g.snap.TimeToFull
+	g.mu.Unlock()
+	if ttf >= 0 && ttf/20 < g.cfg.Interval {
+		return max(ttf/20, minInterval)
+	}
+	return g.cfg.Interval
 }
 
 // Allow is consulted before a recording starts: under stop-new with low space it refuses.
@@ -213,9 +297,11 @@ func (g *Guard) Check() {
 		return
 	}
 	g.measureRates()
+	g.limitSegments(total)
 	g.applyRetention()
-	minFree, floor := g.cfg.MinFree.Of(total), g.cfg.HardFloor.Of(total)
-	if g.cfg.Policy == DeleteOldest && free < minFree {
+	minFree, floor := g.thresholds(total)
+	under := free < minFree
+	if g.cfg.Policy == DeleteOldest && under {
 		free = g.deleteForSpace(free, minFree)
 	}
 	free, total, err = g.statfs(g.cfg.Dir)
@@ -223,12 +309,19 @@ func (g *Guard) Check() {
 		g.setError(fmt.Errorf("statfs %s: %w", g.cfg.Dir, err))
 		return
 	}
+	now := g.now()
 	g.mu.Lock()
 	prev := g.snap
 	s := &g.snap
-	s.Free, s.Total, s.MinFree, s.HardFloor, s.Checked = free, total, minFree, floor, g.now()
-	s.Low = free < minFree
-	s.RefusingNew = g.cfg.Policy == StopNew && s.Low
+	s.Free, s.Total, s.MinFree, s.HardFloor, s.Checked = free, total, minFree, floor, now
+	under = under || free < minFree
+	switch {
+	case under:
+		s.Low, g.lastLow = true, now
+	case s.Low && now.Sub(g.lastLow) >= episodeQuiet:
+		s.Low = false
+	}
+	s.RefusingNew = g.cfg.Policy == StopNew && free < minFree
 	switch {
 	case free < floor:
 		s.Paused = true
@@ -277,6 +370,48 @@ func (g *Guard) setError(err error) {
 	g.mu.Unlock()
 }
 
+// thresholds are the effective min_free and hard floor on a volume of total bytes: the
+// configured ones, raised to Headroom (min_free) and FloorSeconds (floor) of writing at the recent
+// peak rate. The raise is capped at MaxHeadroomShare of the volume, and the raised floor stays
+// under half of min_free, so a small volume still holds recordings.
+func (g *Guard) thresholds(total uint64) (minFree, floor uint64) {
+	minFree, floor = g.cfg.MinFree.Of(total), g.cfg.HardFloor.Of(total)
+	g.mu.Lock()
+	peak := g.snap.PeakRate
+	g.mu.Unlock()
+	if g.cfg.Headroom <= 0 || peak <= 0 {
+		return minFree, floor
+	}
+	capped := uint64(float64(total) * MaxHeadroomShare)
+	minFree = max(minFree, min(uint64(peak*g.cfg.Headroom.Seconds()), capped))
+	floor = max(floor, min(uint64(peak*FloorSeconds), minFree/2))
+	return minFree, floor
+}
+
+// limitSegments tells the recorder how long its segments may grow (delete-oldest only): a
+// recording that is one growing file leaves nothing to delete.
+func (g *Guard) limitSegments(total uint64) {
+	if g.cfg.Policy != DeleteOldest || (g.cfg.MaxSegment.Duration <= 0 && !g.cfg.MaxSegment.Auto) {
+		return
+	}
+	var maxBytes int64
+	if g.cfg.MaxSegment.Auto {
+		g.mu.Lock()
+		writing := 0
+		for _, r := range g.snap.StreamRates {
+			if r >= writingRate {
+				writing++
+			}
+		}
+		g.mu.Unlock()
+		maxBytes = max(int64(float64(total)*AutoShare)/int64(max(writing, 1)), MinAutoSegment)
+	}
+	g.rec.LimitSegments(g.cfg.MaxSegment.Duration, maxBytes)
+	g.mu.Lock()
+	g.snap.MaxSegmentDuration, g.snap.MaxSegmentBytes = g.cfg.MaxSegment.Duration, maxBytes
+	g.mu.Unlock()
+}
+
 // measureRates smooths the write rate (EWMA, about 5 s) in total and per stream.
 func (g *Guard) measureRates() {
 	total, per := g.rec.BytesWritten()
@@ -289,10 +424,15 @@ func (g *Guard) measureRates() {
 			alpha := 1 - math.Exp(-dt/5)
 			inst := float64(total-g.lastBytes) / dt
 			g.snap.WriteRate += alpha * (inst - g.snap.WriteRate)
+			g.snap.PeakRate = max(g.snap.WriteRate, g.snap.PeakRate*math.Exp(-dt/peakDecay.Seconds()))
 			rates := map[string]float64{}
 			for name, b := range per {
 				r := float64(b-g.lastPer[name]) / dt
-				rates[name] = g.snap.StreamRates[name] + alpha*(r-g.snap.StreamRates[name])
+				rate := g.snap.StreamRates[name] + alpha*(r-g.snap.StreamRates[name])
+				if r == 0 && rate < writingRate {
+					continue // a stream no longer recorded leaves the map
+				}
+				rates[name] = rate
 			}
 			g.snap.StreamRates = rates
 		}

@@ -1,7 +1,9 @@
 package diskguard
 
 import (
+	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"testing"
 	"time"
@@ -42,11 +44,17 @@ func (f *fakeCatalog) Delete(id, reason string) error {
 type fakeRecorder struct {
 	paused, resumed int
 	written         int64
+	perStream       map[string]int64
+	maxDuration     time.Duration
+	maxBytes        int64
 }
 
-func (f *fakeRecorder) Pause(string)                            { f.paused++ }
-func (f *fakeRecorder) Resume()                                 { f.resumed++ }
-func (f *fakeRecorder) BytesWritten() (int64, map[string]int64) { return f.written, nil }
+func (f *fakeRecorder) Pause(string) { f.paused++ }
+func (f *fakeRecorder) Resume()      { f.resumed++ }
+func (f *fakeRecorder) BytesWritten() (int64, map[string]int64) {
+	return f.written, maps.Clone(f.perStream)
+}
+func (f *fakeRecorder) LimitSegments(d time.Duration, b int64) { f.maxDuration, f.maxBytes = d, b }
 
 // fakeDisk is a volume whose free space the test sets and deletions raise.
 type fakeDisk struct{ free, total uint64 }
@@ -95,7 +103,8 @@ func TestDeleteOldestOrder(t *testing.T) {
 	g.Check()
 	require.Equal(t, []string{"newer-uploaded", "old"}, cat.deleted)
 	snap := g.Snapshot()
-	require.False(t, snap.Low)
+	require.True(t, snap.Low, "a low-space episode began")
+	require.GreaterOrEqual(t, snap.Free, snap.MinFree)
 	require.False(t, snap.Paused)
 	require.EqualValues(t, 2, snap.Deletions)
 	require.NoError(t, g.Allow("x"))
@@ -161,4 +170,118 @@ func TestWriteRateAndTimeToFull(t *testing.T) {
 	snap := g.Snapshot()
 	require.InDelta(t, float64(1<<20), snap.WriteRate, float64(1<<20)*0.05)
 	require.InDelta(t, 100.0, snap.TimeToFull.Seconds(), 6)
+}
+
+type countEvents struct{ low, ok int }
+
+func (c *countEvents) DiskLow(Snapshot) { c.low++ }
+func (c *countEvents) DiskOK(Snapshot)  { c.ok++ }
+
+// A ring-buffer archive dips under min_free at every check and deletes its way back: that is one
+// low-space episode (one disk.low), which ends once free space stays above min_free.
+func TestLowSpaceEpisode(t *testing.T) {
+	disk := &fakeDisk{free: 50 << 20, total: 100 << 20}
+	cat := &fakeCatalog{}
+	for i := range 40 {
+		cat.segs = append(cat.segs, seg(fmt.Sprint(i), "a", 1, time.Duration(40-i)*time.Minute, false))
+	}
+	events := &countEvents{}
+	g := newGuard(t, Config{MinFree: Threshold{Bytes: 20 << 20}, HardFloor: Threshold{Bytes: 2 << 20}, Policy: DeleteOldest},
+		cat, &fakeRecorder{}, disk)
+	g.events = events
+	now := time.Unix(1000, 0)
+	g.now = func() time.Time { return now }
+	for range 20 {
+		now = now.Add(time.Second)
+		disk.free = 19 << 20 // written since the last check
+		g.Check()
+		require.GreaterOrEqual(t, disk.free, uint64(20<<20))
+	}
+	require.Equal(t, 1, events.low)
+	require.Zero(t, events.ok)
+	for range 29 {
+		now = now.Add(time.Second)
+		g.Check()
+	}
+	require.True(t, g.Snapshot().Low, "the episode lasts until free space stays above min_free")
+	now = now.Add(2 * time.Second)
+	g.Check()
+	require.False(t, g.Snapshot().Low)
+	require.Equal(t, 1, events.ok)
+	disk.free = 10 << 20
+	g.Check()
+	require.Equal(t, 2, events.low, "a new episode")
+}
+
+// The thresholds follow the load: min_free is at least Headroom of writing at the peak rate
+// (capped on a small volume), the hard floor at least FloorSeconds of it; a pause (no writing)
+// does not lower them at once; checks come faster as the time to full shrinks.
+func TestThresholdsFollowTheWriteRate(t *testing.T) {
+	disk := &fakeDisk{free: 900 << 20, total: 1000 << 20}
+	rec := &fakeRecorder{}
+	g := newGuard(t, Config{MinFree: Threshold{Percent: 5}, HardFloor: Threshold{Percent: 1}, Policy: DeleteOldest,
+		Interval: time.Second, Headroom: 30 * time.Second}, &fakeCatalog{}, rec, disk)
+	now := time.Unix(1000, 0)
+	g.now = func() time.Time { return now }
+	g.Check()
+	require.EqualValues(t, 50<<20, g.Snapshot().MinFree, "nothing written: the configured thresholds")
+	for range 60 {
+		now = now.Add(time.Second)
+		rec.written += 4 << 20
+		disk.free -= 4 << 20
+		g.Check()
+	}
+	snap := g.Snapshot()
+	require.InDelta(t, 4<<20, snap.WriteRate, 0.05*(4<<20))
+	require.InDelta(t, 30*(4<<20), float64(snap.MinFree), 0.05*30*(4<<20))
+	require.InDelta(t, 3*(4<<20), float64(snap.HardFloor), 0.05*3*(4<<20))
+	for range 10 { // paused: nothing written
+		now = now.Add(time.Second)
+		g.Check()
+	}
+	require.Greater(t, g.Snapshot().MinFree, uint64(100<<20), "the peak rate still counts")
+
+	disk.total, disk.free = 64<<20, 30<<20 // a small volume: the raise is capped
+	rec.written += 4 << 20
+	now = now.Add(time.Second)
+	g.Check()
+	snap = g.Snapshot()
+	require.EqualValues(t, uint64(float64(disk.total)*MaxHeadroomShare), snap.MinFree)
+	require.LessOrEqual(t, snap.HardFloor, snap.MinFree/2)
+	require.Less(t, g.nextCheck(), time.Second, "%v to full: checks come faster", snap.TimeToFull)
+	require.GreaterOrEqual(t, g.nextCheck(), minInterval)
+}
+
+// Under delete-oldest, segments are bounded so every recording has finished segments: an
+// automatic bound shares a quarter of the volume among the streams being recorded.
+func TestSegmentLimit(t *testing.T) {
+	disk := &fakeDisk{free: 900 << 20, total: 1000 << 20}
+	rec := &fakeRecorder{perStream: map[string]int64{}}
+	g := newGuard(t, Config{MinFree: Threshold{Percent: 5}, Policy: DeleteOldest,
+		MaxSegment: SegmentLimit{Duration: 5 * time.Minute, Auto: true}}, &fakeCatalog{}, rec, disk)
+	now := time.Unix(1000, 0)
+	g.now = func() time.Time { return now }
+	for range 10 {
+		now = now.Add(time.Second)
+		for _, name := range []string{"a", "b", "c", "d"} {
+			rec.perStream[name] += 100 << 10
+		}
+		g.Check()
+	}
+	require.Equal(t, 5*time.Minute, rec.maxDuration)
+	total := float64(disk.total)
+	require.EqualValues(t, int64(total*AutoShare)/4, rec.maxBytes)
+	for range 60 { // b, c and d stop: their rates fade and they leave the count
+		now = now.Add(time.Second)
+		rec.perStream["a"] += 100 << 10
+		g.Check()
+	}
+	require.EqualValues(t, int64(total*AutoShare), rec.maxBytes)
+	require.Len(t, g.Snapshot().StreamRates, 1)
+
+	rec = &fakeRecorder{}
+	g = newGuard(t, Config{MinFree: Threshold{Percent: 5}, Policy: StopNew,
+		MaxSegment: SegmentLimit{Duration: 5 * time.Minute, Auto: true}}, &fakeCatalog{}, rec, disk)
+	g.Check()
+	require.Zero(t, rec.maxDuration, "stop-new deletes nothing: segments keep the rotation asked for")
 }

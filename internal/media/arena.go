@@ -6,10 +6,13 @@ import (
 	"github.com/pion/rtp"
 )
 
-// Arena sizes: a block of packets and a block of bytes last about 64 packets of full-size video.
+// Arena sizes: a block of packets, and a block of bytes sized for about 64 packets as large as
+// the largest of the previous block (so an audio track's blocks are a few KiB, a video track's
+// 64 KiB), between arenaMinBytes and arenaMaxBytes.
 const (
-	arenaPackets = 64
-	arenaBytes   = 64 << 10
+	arenaPackets  = 64
+	arenaMinBytes = 4 << 10
+	arenaMaxBytes = 64 << 10
 )
 
 // Arena hands out packets carved from large blocks, so a track's reader makes two allocations
@@ -20,6 +23,8 @@ const (
 type Arena struct {
 	slots []arenaSlot
 	bytes []byte
+	// largest is the largest packet copied into the current byte block.
+	largest int
 }
 
 type arenaSlot struct {
@@ -36,8 +41,11 @@ func (a *Arena) Packet(raw []byte) (*Packet, error) {
 		a.slots = make([]arenaSlot, arenaPackets)
 	}
 	if len(raw) > len(a.bytes) {
-		a.bytes = make([]byte, max(arenaBytes, len(raw)))
+		size := min(max(arenaPackets*max(a.largest, len(raw)), arenaMinBytes), arenaMaxBytes)
+		a.bytes = make([]byte, max(size, len(raw)))
+		a.largest = 0
 	}
+	a.largest = max(a.largest, len(raw))
 	data := a.bytes[:len(raw):len(raw)]
 	a.bytes = a.bytes[len(raw):]
 	copy(data, raw)

@@ -13,6 +13,7 @@ type features struct {
 	src Sources
 
 	diskFree, diskTotal, diskUsed, diskRate, diskTTF *prometheus.Desc
+	diskMinFree, diskFloor, diskLow, diskPaused      *prometheus.Desc
 	retDeleted, retBytes, retByReason                *prometheus.Desc
 	upQueue, upInFlight, upDone, upFailed, upBytes   *prometheus.Desc
 	upLast, upDuration                               *prometheus.Desc
@@ -34,6 +35,10 @@ func newFeatures(src Sources) *features {
 		f.diskUsed = d("vigil_disk_used_ratio", "Used share of the recordings volume, 0 to 1.")
 		f.diskRate = d("vigil_disk_write_bytes_per_second", "How fast recordings write to the volume (smoothed).")
 		f.diskTTF = d("vigil_disk_time_to_full_seconds", "When the volume fills at the current write rate; +Inf when it is not filling.")
+		f.diskMinFree = d("vigil_disk_min_free_bytes", "Free space kept now: disk.min_free, raised to follow the write rate.")
+		f.diskFloor = d("vigil_disk_hard_floor_bytes", "Free space under which recording pauses now: disk.hard_floor, raised to follow the write rate.")
+		f.diskLow = d("vigil_disk_low", "1 during a low-space episode (free space under min_free in the last 30 s).")
+		f.diskPaused = d("vigil_disk_recording_paused", "1 while recording is paused under the hard floor.")
 	}
 	if src.Retention != nil {
 		f.retDeleted = d("vigil_retention_deleted_segments_total", "Segments deleted by the retention policy.")
@@ -64,6 +69,7 @@ func newFeatures(src Sources) *features {
 // Describe implements prometheus.Collector.
 func (f *features) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{f.diskFree, f.diskTotal, f.diskUsed, f.diskRate, f.diskTTF,
+		f.diskMinFree, f.diskFloor, f.diskLow, f.diskPaused,
 		f.retDeleted, f.retBytes, f.retByReason, f.upQueue, f.upInFlight, f.upDone, f.upFailed, f.upBytes,
 		f.upLast, f.upDuration, f.whDelivered, f.whFailed, f.whDropped, f.whQueue, f.pulls} {
 		if d != nil {
@@ -95,6 +101,10 @@ func (f *features) Collect(ch chan<- prometheus.Metric) {
 			ttf = s.TimeToFull.Seconds()
 		}
 		gauge(f.diskTTF, ttf)
+		gauge(f.diskMinFree, float64(s.MinFree))
+		gauge(f.diskFloor, float64(s.HardFloor))
+		gauge(f.diskLow, boolFloat(s.Low))
+		gauge(f.diskPaused, boolFloat(s.Paused))
 	}
 	if f.src.Retention != nil {
 		s := f.src.Retention.RetentionStats()
@@ -136,4 +146,11 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -56,6 +56,10 @@ type DiskStats struct {
 	WriteRate float64
 	// TimeToFull is when the volume fills at WriteRate; negative when it is not filling.
 	TimeToFull time.Duration
+	// MinFree and HardFloor are the effective thresholds in bytes.
+	MinFree, HardFloor uint64
+	// Low is a low-space episode; Paused means recording is paused under the hard floor.
+	Low, Paused bool
 }
 
 // Disk reports the recordings volume (the disk guard).

@@ -7,6 +7,7 @@ import (
 	"path"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -68,6 +69,10 @@ type Manager struct {
 	pauseReason string
 	written     int64
 	perStream   map[string]int64
+
+	// segmentLimit bounds every segment beside the recording's own rotation (the disk guard
+	// sets it; read at every access unit, hence atomic).
+	segmentLimit atomic.Pointer[Rotation]
 }
 
 // maxHistory bounds the finished recordings kept for status queries.
@@ -359,6 +364,29 @@ func (m *Manager) BytesWritten() (int64, map[string]int64) {
 		per[k] = v
 	}
 	return m.written, per
+}
+
+// LimitSegments bounds every recording's segments, whatever rotation it asked for: a segment
+// longer than maxDuration or larger than maxBytes (0: no bound) is cut at the next keyframe, as
+// rotation would cut it. The disk guard uses it so a recording always has finished segments to
+// delete.
+func (m *Manager) LimitSegments(maxDuration time.Duration, maxBytes int64) {
+	m.segmentLimit.Store(&Rotation{Duration: maxDuration, Bytes: maxBytes})
+}
+
+// rotationWithLimit is r tightened by the segment limit.
+func (m *Manager) rotationWithLimit(r Rotation) Rotation {
+	l := m.segmentLimit.Load()
+	if l == nil {
+		return r
+	}
+	tighter := func(a, b int64) int64 {
+		if a <= 0 || (b > 0 && b < a) {
+			return b
+		}
+		return a
+	}
+	return Rotation{Duration: time.Duration(tighter(int64(r.Duration), int64(l.Duration))), Bytes: tighter(r.Bytes, l.Bytes)}
 }
 
 // SetGuard installs the check consulted before each new recording (the disk guard, built after

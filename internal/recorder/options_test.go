@@ -114,3 +114,16 @@ func TestFormatsFor(t *testing.T) {
 		})
 	}
 }
+
+// The disk guard's segment limit tightens a recording's rotation and never loosens it.
+func TestRotationWithLimit(t *testing.T) {
+	m := &Manager{}
+	r := Rotation{Duration: time.Minute}
+	require.Equal(t, r, m.rotationWithLimit(r), "no limit set")
+	m.LimitSegments(5*time.Minute, 1<<20)
+	require.Equal(t, Rotation{Duration: time.Minute, Bytes: 1 << 20}, m.rotationWithLimit(r))
+	require.Equal(t, Rotation{Duration: 5 * time.Minute, Bytes: 1 << 20}, m.rotationWithLimit(Rotation{}))
+	require.Equal(t, Rotation{Duration: 5 * time.Minute, Bytes: 1000}, m.rotationWithLimit(Rotation{Bytes: 1000}))
+	m.LimitSegments(0, 0)
+	require.Equal(t, Rotation{Bytes: 1000}, m.rotationWithLimit(Rotation{Bytes: 1000}))
+}

@@ -339,7 +339,7 @@ const keyframeLead = 200 * time.Millisecond
 
 // thresholds reports whether the segment is near its rotation threshold, and past it.
 func (s *session) thresholds(pts time.Duration) (near, due bool) {
-	r := s.rec.opts.Rotation
+	r := s.rec.mgr.rotationWithLimit(s.rec.opts.Rotation)
 	dur, size := pts-s.seg.start, s.seg.w.Bytes()
 	near = (r.Duration > 0 && dur >= r.Duration-keyframeLead) || (r.Bytes > 0 && size >= r.Bytes*9/10)
 	due = (r.Duration > 0 && dur >= r.Duration) || (r.Bytes > 0 && size >= r.Bytes)
