@@ -5,15 +5,19 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
 	"sync/atomic"
 
+	"github.com/vigilrec/vigil/internal/auth"
 	"github.com/vigilrec/vigil/internal/catalog"
 	"github.com/vigilrec/vigil/internal/console"
 	"github.com/vigilrec/vigil/internal/egress"
@@ -65,6 +69,12 @@ type Deps struct {
 	// Metrics serves GET /metrics and Health judges streams degraded; either may be nil.
 	Metrics http.Handler
 	Health  StreamHealth
+	// CORS lists the other origins whose pages may call the server.
+	CORS CORS
+	// Auth checks every request but the health checks and static pages; nil lets all through.
+	Auth *auth.Authenticator
+	// AuthState is "on" or "off", shown in /api/v1/stats.
+	AuthState string
 }
 
 // Server is the HTTP handler of the whole API.
@@ -88,20 +98,21 @@ func (s *Server) routes() {
 	for _, ep := range []struct {
 		prefix string
 		svc    SessionService
-	}{{"/whip/", s.deps.Publish}, {"/whep/", s.deps.Play}} {
-		s.mux.HandleFunc("POST "+ep.prefix+"{stream}", s.handleOffer(ep.prefix, ep.svc))
-		s.mux.HandleFunc("DELETE "+ep.prefix+"{stream}/{session}", s.handleEndSession(ep.svc))
-		s.mux.HandleFunc("PATCH "+ep.prefix+"{stream}/{session}", handleNoTrickle)
+		scope  auth.Scope
+	}{{"/whip/", s.deps.Publish, auth.Publish}, {"/whep/", s.deps.Play, auth.Read}} {
+		s.handle("POST "+ep.prefix+"{stream}", onPath(ep.scope, "stream"), s.handleOffer(ep.prefix, ep.svc))
+		s.handle("DELETE "+ep.prefix+"{stream}/{session}", onPath(ep.scope, "stream"), s.handleEndSession(ep.svc))
+		s.handle("PATCH "+ep.prefix+"{stream}/{session}", onPath(ep.scope, "stream"), handleNoTrickle)
 	}
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	s.handle("GET /healthz", public, func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	s.mux.HandleFunc("GET /readyz", s.handleReady)
-	s.mux.HandleFunc("GET /api/v1/streams", s.handleListStreams)
-	s.mux.HandleFunc("GET /api/v1/streams/{name}", s.handleGetStream)
-	s.mux.HandleFunc("DELETE /api/v1/streams/{name}", s.handleKickStream)
-	s.mux.HandleFunc("GET /api/v1/stats", s.handleStats)
-	s.mux.HandleFunc("GET /publish", console.PublishPage())
+	s.handle("GET /readyz", public, s.handleReady)
+	s.handle("GET /api/v1/streams", perStream(auth.Read), s.handleListStreams)
+	s.handle("GET /api/v1/streams/{name}", onPath(auth.Read, "name"), s.handleGetStream)
+	s.handle("DELETE /api/v1/streams/{name}", onPath(auth.Admin, "name"), s.handleKickStream)
+	s.handle("GET /api/v1/stats", everyStream(auth.Admin), s.handleStats)
+	s.handle("GET /publish", public, console.PublishPage())
 	s.wcsRoutes()
 	s.metricsRoutes()
 	s.recordingRoutes()
@@ -109,18 +120,10 @@ func (s *Server) routes() {
 	s.pullRoutes()
 }
 
-// ServeHTTP adds CORS to every answer and answers preflights, then routes.
+// ServeHTTP applies the CORS policy (answering preflights and refusing cross-site requests that
+// change something), bounds the body, then routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h.Set("Access-Control-Allow-Origin", "*")
-	h.Set("Access-Control-Expose-Headers", "Location, ETag, Link, Accept-Post, Accept-Patch")
-	if r.Method == http.MethodOptions {
-		h.Set("Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE, OPTIONS")
-		h.Set("Access-Control-Allow-Headers", "Content-Type, Authorization, If-Match")
-		h.Set("Access-Control-Max-Age", "86400")
-		// RFC 9725 §4.1: OPTIONS on a WHIP endpoint tells the accepted offer type.
-		h.Set("Accept-Post", "application/sdp")
-		w.WriteHeader(http.StatusNoContent)
+	if s.applyCORS(w, r) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
@@ -159,7 +162,7 @@ func statusOf(err error) int {
 		return http.StatusConflict
 	case errors.Is(err, pull.ErrNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, pull.ErrShuttingDown):
+	case errors.Is(err, pull.ErrShuttingDown), errors.Is(err, pull.ErrLimit):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, hub.ErrInvalidName), errors.Is(err, rtc.ErrMalformedSDP),
 		errors.Is(err, recorder.ErrBadTemplate), errors.Is(err, recorder.ErrBadOptions):
@@ -207,20 +210,44 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// decodeJSON reads an optional JSON body into v: an empty body leaves v as it is.
-func decodeJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
-	if err := dec.Decode(v); err != nil {
+// decodeJSON reads an optional JSON body into v: an empty body leaves v as it is. A body must
+// come as application/json (a cross-site form or text/plain post cannot pass for one). Unknown
+// fields are ignored (the Web Call Server endpoints, which scripts fill with extra fields).
+func decodeJSON(r *http.Request, v any) error { return decodeBody(r, v, false) }
+
+// decodeStrictJSON is decodeJSON refusing unknown fields, so a typo ("rotaton") is an error and
+// not a setting silently left out.
+func decodeStrictJSON(r *http.Request, v any) error { return decodeBody(r, v, true) }
+
+func decodeBody(r *http.Request, v any, strict bool) error {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return err
 		}
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		return &httpError{status: http.StatusBadRequest, msg: "invalid JSON body: " + err.Error()}
+		return &httpError{status: http.StatusBadRequest, msg: "read body: " + err.Error()}
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	if ct := r.Header.Get("Content-Type"); !isJSON(ct) {
+		return &httpError{status: http.StatusUnsupportedMediaType,
+			msg: fmt.Sprintf("the body must be JSON sent with Content-Type: application/json (got %q)", ct)}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if strict {
+		dec.DisallowUnknownFields()
+	}
+	if err := dec.Decode(v); err != nil {
+		return &httpError{status: http.StatusBadRequest, msg: "invalid JSON body: " + strings.TrimPrefix(err.Error(), "json: ")}
 	}
 	return nil
+}
+
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && mt == "application/json"
 }
 
 // muxErrorsAsJSON rewrites the plain-text 404 and 405 answers of http.ServeMux into JSON errors.

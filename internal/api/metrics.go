@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/vigilrec/vigil/internal/hub"
@@ -15,9 +16,16 @@ type StreamHealth interface {
 
 // metricsRoutes serves GET /metrics when the server was given a metrics handler.
 func (s *Server) metricsRoutes() {
-	if s.deps.Metrics != nil {
-		s.mux.Handle("GET /metrics", s.deps.Metrics)
+	if s.deps.Metrics == nil {
+		return
 	}
+	s.mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		if s.deps.Auth != nil && !s.deps.Auth.MetricsAllowed(r) {
+			s.unauthorized(w, r, errors.New("/metrics needs the metrics token or a token with scope admin"))
+			return
+		}
+		s.deps.Metrics.ServeHTTP(w, r)
+	})
 }
 
 // degraded tells whether the stream is degraded and why (never nil, for JSON).

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/vigilrec/vigil/internal/auth"
 	"github.com/vigilrec/vigil/internal/pull"
 )
 
@@ -68,10 +69,11 @@ func toPullsJSON(list []pull.Status) []pullJSON {
 }
 
 func (s *Server) pullRoutes() {
-	s.mux.HandleFunc("POST /api/v1/pulls", s.withPulls(s.handleStartPulls))
-	s.mux.HandleFunc("GET /api/v1/pulls", s.withPulls(s.handleListPulls))
-	s.mux.HandleFunc("GET /api/v1/pulls/{local}", s.withPulls(s.handleGetPull))
-	s.mux.HandleFunc("DELETE /api/v1/pulls/{local}", s.withPulls(s.handleStopPull))
+	admin := everyStream(auth.Admin)
+	s.handle("POST /api/v1/pulls", admin, s.withPulls(s.handleStartPulls))
+	s.handle("GET /api/v1/pulls", admin, s.withPulls(s.handleListPulls))
+	s.handle("GET /api/v1/pulls/{local}", admin, s.withPulls(s.handleGetPull))
+	s.handle("DELETE /api/v1/pulls/{local}", admin, s.withPulls(s.handleStopPull))
 	s.wcsPullRoutes()
 }
 
@@ -88,7 +90,7 @@ func (s *Server) withPulls(h http.HandlerFunc) http.HandlerFunc {
 
 func (s *Server) handleStartPulls(w http.ResponseWriter, r *http.Request) {
 	var req pullRequest
-	if err := decodeJSON(r, &req); err != nil {
+	if err := decodeStrictJSON(r, &req); err != nil {
 		writeError(w, r, s.deps.Log, err)
 		return
 	}

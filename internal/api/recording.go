@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigilrec/vigil/internal/auth"
 	"github.com/vigilrec/vigil/internal/catalog"
 	"github.com/vigilrec/vigil/internal/media"
 	"github.com/vigilrec/vigil/internal/recorder"
@@ -105,13 +106,13 @@ type startRequest struct {
 }
 
 func (s *Server) recordingRoutes() {
-	s.mux.HandleFunc("POST /api/v1/streams/{name}/recording", s.handleStartRecording)
-	s.mux.HandleFunc("GET /api/v1/streams/{name}/recording", s.handleGetRecording)
-	s.mux.HandleFunc("DELETE /api/v1/streams/{name}/recording", s.handleStopRecording)
-	s.mux.HandleFunc("GET /api/v1/recordings", s.handleListRecordings)
-	s.mux.HandleFunc("GET /api/v1/recordings/{id}", s.handleDownloadRecording)
-	s.mux.HandleFunc("DELETE /api/v1/recordings/{id}", s.handleDeleteRecording)
-	s.mux.HandleFunc("GET /api/v1/storage", s.handleStorage)
+	s.handle("POST /api/v1/streams/{name}/recording", onPath(auth.Record, "name"), s.handleStartRecording)
+	s.handle("GET /api/v1/streams/{name}/recording", onPath(auth.Record, "name"), s.handleGetRecording)
+	s.handle("DELETE /api/v1/streams/{name}/recording", onPath(auth.Record, "name"), s.handleStopRecording)
+	s.handle("GET /api/v1/recordings", perStream(auth.Record), s.handleListRecordings)
+	s.handle("GET /api/v1/recordings/{id}", perStream(auth.Record), s.handleDownloadRecording)
+	s.handle("DELETE /api/v1/recordings/{id}", perStream(auth.Admin), s.handleDeleteRecording)
+	s.handle("GET /api/v1/storage", everyStream(auth.Admin), s.handleStorage)
 }
 
 // recordingOptions turns request fields into options over the server's defaults.
@@ -157,7 +158,7 @@ func (s *Server) recordingOptions(stream, format, rotation, template string) (re
 func (s *Server) handleStartRecording(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	var req startRequest
-	if err := decodeJSON(r, &req); err != nil {
+	if err := decodeStrictJSON(r, &req); err != nil {
 		writeError(w, r, s.deps.Log, err)
 		return
 	}
@@ -212,6 +213,12 @@ func (s *Server) handleListRecordings(w http.ResponseWriter, r *http.Request) {
 	if f.Limit > 1000 {
 		f.Limit = 1000
 	}
+	if g := grantOf(r); !g.AllStreams() && !g.Covers(f.Stream) {
+		// A token limited to some streams lists one of them at a time (totals stay exact).
+		writeError(w, r, s.deps.Log, &httpError{status: http.StatusForbidden,
+			msg: "the token of " + g.Who + " covers some streams only: list one with ?stream=NAME"})
+		return
+	}
 	for _, st := range strings.Split(q.Get("state"), ",") {
 		if st != "" {
 			f.States = append(f.States, catalog.State(st))
@@ -254,7 +261,21 @@ func queryInt(v string, def int) (int, error) {
 
 // handleDownloadRecording serves a segment file with HTTP Range support, from the local disk or,
 // for an offloaded segment, from S3.
+// segmentAllowed looks up segment id and checks the request's grant covers its stream for scope;
+// otherwise it answers (404 or 403) and reports false.
+func (s *Server) segmentAllowed(w http.ResponseWriter, r *http.Request, scope auth.Scope) bool {
+	seg, err := s.deps.Recordings.Get(r.PathValue("id"))
+	if err != nil {
+		writeError(w, r, s.deps.Log, err)
+		return false
+	}
+	return s.allowStream(w, r, scope, seg.Stream)
+}
+
 func (s *Server) handleDownloadRecording(w http.ResponseWriter, r *http.Request) {
+	if !s.segmentAllowed(w, r, auth.Record) {
+		return
+	}
 	body, name, container, mod, err := s.deps.Recordings.Open(r.Context(), r.PathValue("id"))
 	if err != nil {
 		writeError(w, r, s.deps.Log, err)
@@ -275,6 +296,9 @@ func (s *Server) handleStorage(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (s *Server) handleDeleteRecording(w http.ResponseWriter, r *http.Request) {
+	if !s.segmentAllowed(w, r, auth.Admin) {
+		return
+	}
 	if _, err := s.deps.Recordings.Delete(r.PathValue("id")); err != nil {
 		writeError(w, r, s.deps.Log, err)
 		return

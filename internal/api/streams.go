@@ -61,11 +61,14 @@ func toStreamJSON(snap hub.Snapshot) streamJSON {
 	}
 }
 
-func (s *Server) handleListStreams(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) handleListStreams(w http.ResponseWriter, r *http.Request) {
 	list := s.deps.Streams.List()
+	grant := grantOf(r)
 	out := make([]streamJSON, 0, len(list))
 	for _, st := range list {
-		out = append(out, s.streamJSONOf(st.Snapshot()))
+		if grant.Covers(st.Name()) {
+			out = append(out, s.streamJSONOf(st.Snapshot()))
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"streams": out})
 }
@@ -115,5 +118,6 @@ func (s *Server) handleStats(w http.ResponseWriter, _ *http.Request) {
 		"viewers":    s.deps.Stats.Viewers(),
 		"goroutines": runtime.NumGoroutine(),
 		"udp":        udpJSON,
+		"auth":       s.deps.AuthState,
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/vigilrec/vigil/internal/auth"
 	"github.com/vigilrec/vigil/internal/hub"
 )
 
@@ -46,10 +47,10 @@ type wcsFilter struct {
 }
 
 func (s *Server) wcsRoutes() {
-	s.mux.HandleFunc("POST /rest-api/stream/find", s.handleWCSFind(false))
-	s.mux.HandleFunc("POST /rest-api/stream/find_all", s.handleWCSFind(true))
-	s.mux.HandleFunc("GET /rest-api/stream/find_all", s.handleWCSFind(true))
-	s.mux.HandleFunc("POST /rest-api/stream/terminate", s.handleWCSTerminate)
+	s.handle("POST /rest-api/stream/find", perStream(auth.Read), s.handleWCSFind(false))
+	s.handle("POST /rest-api/stream/find_all", perStream(auth.Read), s.handleWCSFind(true))
+	s.handle("GET /rest-api/stream/find_all", perStream(auth.Read), s.handleWCSFind(true))
+	s.handle("POST /rest-api/stream/terminate", perStream(auth.Admin), s.handleWCSTerminate)
 }
 
 func wcsStatus(snap hub.Snapshot) string {
@@ -119,9 +120,10 @@ func (s *Server) handleWCSFind(all bool) http.HandlerFunc {
 			f = wcsFilter{Display: f.Display}
 		}
 		withMetrics := slices.Contains(f.Display, "metrics")
+		grant := grantOf(r)
 		var out []wcsStream
 		for _, st := range s.deps.Streams.List() {
-			if snap := st.Snapshot(); f.matches(snap) {
+			if snap := st.Snapshot(); f.matches(snap) && grant.Covers(snap.Name) {
 				out = append(out, s.wcsStreamOf(snap, withMetrics))
 			}
 		}
@@ -148,6 +150,9 @@ func (s *Server) handleWCSTerminate(w http.ResponseWriter, r *http.Request) {
 		st, err = s.deps.Streams.Get(f.Name)
 	default:
 		err = &httpError{status: http.StatusBadRequest, msg: "give mediaSessionId or name"}
+	}
+	if err == nil && !s.allowStream(w, r, auth.Admin, st.Name()) {
+		return
 	}
 	if err == nil {
 		err = disconnectAndWait(r, st)

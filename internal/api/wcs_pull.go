@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"path"
 
+	"github.com/vigilrec/vigil/internal/auth"
 	"github.com/vigilrec/vigil/internal/pull"
 )
 
@@ -28,10 +29,11 @@ type wcsPull struct {
 }
 
 func (s *Server) wcsPullRoutes() {
-	s.mux.HandleFunc("POST /rest-api/pull/pull", s.withPulls(s.handleWCSPull))
-	s.mux.HandleFunc("POST /rest-api/pull/find_all", s.withPulls(s.handleWCSPullFindAll))
-	s.mux.HandleFunc("GET /rest-api/pull/find_all", s.withPulls(s.handleWCSPullFindAll))
-	s.mux.HandleFunc("POST /rest-api/pull/terminate", s.withPulls(s.handleWCSPullTerminate))
+	admin := everyStream(auth.Admin)
+	s.handle("POST /rest-api/pull/pull", admin, s.withPulls(s.handleWCSPull))
+	s.handle("POST /rest-api/pull/find_all", admin, s.withPulls(s.handleWCSPullFindAll))
+	s.handle("GET /rest-api/pull/find_all", admin, s.withPulls(s.handleWCSPullFindAll))
+	s.handle("POST /rest-api/pull/terminate", admin, s.withPulls(s.handleWCSPullTerminate))
 }
 
 // wcsPullStatus maps a pull's state to Web Call Server's status words.

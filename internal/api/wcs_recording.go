@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/vigilrec/vigil/internal/auth"
 	"github.com/vigilrec/vigil/internal/hub"
 	"github.com/vigilrec/vigil/internal/recorder"
 )
@@ -22,12 +23,13 @@ type wcsRecordRequest struct {
 }
 
 func (s *Server) wcsRecordingRoutes() {
-	s.mux.HandleFunc("POST /rest-api/stream/startRecording", s.handleWCSStartRecording(false))
-	s.mux.HandleFunc("POST /rest-api/recorder/startup", s.handleWCSStartRecording(true))
-	s.mux.HandleFunc("POST /rest-api/stream/stopRecording", s.handleWCSStopRecording)
-	s.mux.HandleFunc("POST /rest-api/recorder/terminate", s.handleWCSStopRecording)
-	s.mux.HandleFunc("POST /rest-api/recorder/find_all", s.handleWCSRecorderFindAll)
-	s.mux.HandleFunc("GET /rest-api/recorder/find_all", s.handleWCSRecorderFindAll)
+	record := perStream(auth.Record)
+	s.handle("POST /rest-api/stream/startRecording", record, s.handleWCSStartRecording(false))
+	s.handle("POST /rest-api/recorder/startup", record, s.handleWCSStartRecording(true))
+	s.handle("POST /rest-api/stream/stopRecording", record, s.handleWCSStopRecording)
+	s.handle("POST /rest-api/recorder/terminate", record, s.handleWCSStopRecording)
+	s.handle("POST /rest-api/recorder/find_all", record, s.handleWCSRecorderFindAll)
+	s.handle("GET /rest-api/recorder/find_all", record, s.handleWCSRecorderFindAll)
 }
 
 // wcsStream finds the stream a WCS body names, by mediaSessionId or else by name.
@@ -69,6 +71,9 @@ func (s *Server) handleWCSStartRecording(restart bool) http.HandlerFunc {
 			}
 			opts, err = s.recordingOptions(st.Name(), "", rotationText(req.Config.Rotation), template)
 		}
+		if err == nil && !s.allowStream(w, r, auth.Record, st.Name()) {
+			return
+		}
 		if err == nil && restart && s.deps.Recorder.Recording(st.Name()) {
 			_, err = s.deps.Recorder.StopStream(r.Context(), st.Name())
 		}
@@ -90,6 +95,9 @@ func (s *Server) handleWCSStopRecording(w http.ResponseWriter, r *http.Request) 
 	if err == nil {
 		st, err = s.wcsStream(req.MediaSessionID, req.Name)
 	}
+	if err == nil && !s.allowStream(w, r, auth.Record, st.Name()) {
+		return
+	}
 	if err == nil {
 		_, err = s.deps.Recorder.StopStream(r.Context(), st.Name())
 	}
@@ -108,8 +116,9 @@ type wcsRecorder struct {
 
 func (s *Server) handleWCSRecorderFindAll(w http.ResponseWriter, r *http.Request) {
 	var out []wcsRecorder
+	grant := grantOf(r)
 	for _, st := range s.deps.Recorder.Active() {
-		if st.State != recorder.StateRecording {
+		if st.State != recorder.StateRecording || !grant.Covers(st.Stream) {
 			continue
 		}
 		out = append(out, wcsRecorder{FileName: strings.TrimSuffix(filepath.Base(st.CurrentFile), ".part"),

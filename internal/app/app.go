@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vigilrec/vigil/internal/api"
+	"github.com/vigilrec/vigil/internal/auth"
 	"github.com/vigilrec/vigil/internal/catalog"
 	"github.com/vigilrec/vigil/internal/config"
 	"github.com/vigilrec/vigil/internal/diskguard"
@@ -104,6 +105,11 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	if err == nil {
 		a.pulls, err = newPulls(cfg, h, log) // pull.go
 	}
+	var authn *auth.Authenticator
+	var authState string
+	if err == nil {
+		authn, authState, err = newAuth(cfg, ln.Addr(), log.With("component", "auth")) // auth.go
+	}
 	if err != nil {
 		_ = engine.Close()
 		_ = cat.Close()
@@ -129,6 +135,8 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		Recorder: a.rec, Recordings: recordings{cat: cat, up: a.up, webhooks: a.events},
 		Storage: storageStatus{a}, Pulls: pullService{a},
 		Metrics: metricsHandler, Health: health,
+		CORS: api.CORS{API: cfg.CORS.APIOrigins, Media: cfg.CORS.MediaOrigins},
+		Auth: authn, AuthState: authState,
 	})
 	return a, nil
 }

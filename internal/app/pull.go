@@ -30,7 +30,8 @@ func newPulls(cfg config.Config, h *hub.Hub, log *slog.Logger) (*pull.Manager, e
 		}
 		static = append(static, specs...)
 	}
-	m, err := pull.NewManager(pull.Config{Static: static}, h, log.With("component", "pull"))
+	m, err := pull.NewManager(pull.Config{Static: static, AllowedSources: cfg.Pull.AllowedSources,
+		MaxPulls: cfg.Pull.MaxPulls}, h, log.With("component", "pull"))
 	if err != nil {
 		return nil, fmt.Errorf("pulls: %w", err)
 	}

@@ -42,6 +42,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runBench(ctx, rest, stdout, stderr)
 	case "config":
 		err = runConfig(rest, stdout, stderr)
+	case "token":
+		err = runToken(rest, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "vigil %s (%s, %s/%s)\n", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	case "help", "-h", "--help":
@@ -76,7 +78,8 @@ Usage:
   vigil bench [flags]            load test: N streams recorded, sampled, verified, reported
   vigil bench compare A B        two bench reports (report.json) side by side
   vigil config check [flags]     validate the configuration and exit
-  vigil config print [flags]     print the effective configuration as YAML
+  vigil config print [flags]     print the effective configuration as YAML (secrets redacted)
+  vigil token [flags]            make a bearer token and its auth.tokens entry
   vigil version                  print the version
 
 Run "vigil serve -h", "vigil publish -h" or "vigil bench -h" for flags. Configuration: docs/configuration.md.
@@ -126,7 +129,7 @@ func runConfig(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, "configuration is valid")
 		return nil
 	}
-	out, err := config.Marshal(cfg)
+	out, err := config.Marshal(cfg.Redacted())
 	if err != nil {
 		return err
 	}

@@ -18,17 +18,18 @@ import (
 	"github.com/vigilrec/vigil/internal/media"
 	"github.com/vigilrec/vigil/internal/publish"
 	"github.com/vigilrec/vigil/internal/rtc"
+	"github.com/vigilrec/vigil/internal/whip"
 )
 
 type publishFlags struct {
-	server, url, name, codec, profile, videoFile, audioFile string
-	count                                                   int
-	duration, audioDelay                                    time.Duration
-	noAudio, noVideo                                        bool
-	lossPct, reorderPct, duplicatePct                       float64
-	burst                                                   string
-	jitter                                                  time.Duration
-	seed                                                    uint64
+	server, url, name, codec, profile, videoFile, audioFile, token string
+	count                                                          int
+	duration, audioDelay                                           time.Duration
+	noAudio, noVideo                                               bool
+	lossPct, reorderPct, duplicatePct                              float64
+	burst                                                          string
+	jitter                                                         time.Duration
+	seed                                                           uint64
 }
 
 func (f *publishFlags) register(fs *flag.FlagSet) {
@@ -36,6 +37,7 @@ func (f *publishFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.url, "url", "", "full WHIP endpoint of any server, with {name} for the stream name (overrides --server)")
 	fs.StringVar(&f.name, "name", "Stream-{i}", "stream name; {i} is replaced by 1..count")
 	fs.IntVar(&f.count, "count", 1, "number of streams to publish")
+	fs.StringVar(&f.token, "token", "", "bearer token for the WHIP endpoint (env VIGIL_TOKEN); needed beyond the server's trusted networks")
 	fs.StringVar(&f.codec, "codec", "h264", "built-in video codec: h264, vp8 or vp9 (vp9 at 240p only)")
 	fs.StringVar(&f.profile, "profile", "240p", "built-in video profile: 240p (≈0.5 Mbps) or 1080p (≈2.5 Mbps)")
 	fs.StringVar(&f.videoFile, "video", "", "video file to loop instead: .h264 (Annex B, 30 fps) or .ivf (VP8/VP9/AV1)")
@@ -118,6 +120,9 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if f.token == "" {
+		f.token = os.Getenv("VIGIL_TOKEN")
+	}
 	if f.count < 1 {
 		return fmt.Errorf("%w: --count must be at least 1", errUsage)
 	}
@@ -153,7 +158,7 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
 			s, err := publish.Start(startCtx, publish.Options{Endpoint: url, Video: video, Audio: audio,
-				AudioDelay: f.audioDelay, API: api, Log: log, Impair: impair})
+				AudioDelay: f.audioDelay, API: api, Log: log, Impair: impair, Client: &whip.Client{BearerToken: f.token}})
 			if err != nil {
 				errs[i] = fmt.Errorf("%s: %w", name, err)
 				return

@@ -45,6 +45,12 @@ type Config struct {
 	Metrics  MetricsConfig  `yaml:"metrics"`
 	// Pulls are remote streams pulled from the start (docs/pull.md). Default: none.
 	Pulls Pulls `yaml:"pulls"`
+	// Pull bounds every pull, configured or asked for through the API.
+	Pull PullConfig `yaml:"pull"`
+	// CORS lists the other origins whose pages may call vigil.
+	CORS CORSConfig `yaml:"cors"`
+	// Auth is who may do what (docs/security.md).
+	Auth AuthConfig `yaml:"auth"`
 }
 
 // RecordConfig is how streams are recorded.
@@ -131,6 +137,25 @@ type DiskConfig struct {
 	Headroom Duration `yaml:"headroom"`
 }
 
+// CORSConfig lists the origins, beside vigil's own, whose pages may call it from a browser. A
+// page of any other origin gets no CORS headers, and its POST, PATCH and DELETE are refused (403).
+type CORSConfig struct {
+	// MediaOrigins may use WHIP and WHEP (players and publishing pages on other sites); "*": any.
+	MediaOrigins []string `yaml:"media_origins"`
+	// APIOrigins may use everything else (the native and Web Call Server APIs); "*": any.
+	APIOrigins []string `yaml:"api_origins"`
+}
+
+// PullConfig bounds pulls.
+type PullConfig struct {
+	// AllowedSources, when not empty, are the only places pulls connect to: host names
+	// ("origin.example.com", "*.example.com"), addresses and networks ("10.0.0.0/8"); a host name
+	// not listed is allowed when the address it resolves to is in a listed network. Empty: any.
+	AllowedSources []string `yaml:"allowed_sources"`
+	// MaxPulls caps the pulls running at once, configured ones included.
+	MaxPulls int `yaml:"max_pulls"`
+}
+
 // S3Config offloads finished segments to S3-compatible storage.
 type S3Config struct {
 	// Endpoint is host:port of the S3 service; empty disables offload.
@@ -207,6 +232,9 @@ func Default() Config {
 		Webhooks: WebhooksConfig{URLs: []string{}, Timeout: Duration(10 * time.Second)},
 		Metrics:  MetricsConfig{StreamSeries: 500, DegradedWindow: Duration(3 * time.Second), DegradedLossPercent: 2},
 		Pulls:    Pulls{},
+		Pull:     PullConfig{AllowedSources: []string{}, MaxPulls: 1000},
+		CORS:     CORSConfig{MediaOrigins: []string{"*"}, APIOrigins: []string{}},
+		Auth:     AuthConfig{Enabled: true, TrustedNetworks: []string{"127.0.0.0/8", "::1"}, Tokens: Tokens{}},
 	}
 }
 
@@ -262,6 +290,8 @@ func (c Config) Validate() error {
 		"metrics.degraded_window: must be between 1s and 15s")
 	check(c.Metrics.DegradedLossPercent >= 1 && c.Metrics.DegradedLossPercent <= 100,
 		"metrics.degraded_loss_percent: must be between 1 and 100")
+	check(c.Pull.MaxPulls > 0, "pull.max_pulls: must be positive")
+	errs = append(errs, c.Auth.problems()...)
 	errs = append(errs, c.Pulls.problems()...)
 	return errors.Join(errs...)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"sync"
@@ -23,6 +24,7 @@ type Manager struct {
 	api       *webrtc.API
 	feedback  *rtc.FeedbackCounter
 	transport *http.Transport
+	allow     allowList
 	client    *whip.Client
 	log       *slog.Logger
 	// play runs one upstream session of a pull; tests replace it.
@@ -45,10 +47,23 @@ func NewManager(cfg Config, h *hub.Hub, log *slog.Logger) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	allow, err := parseAllowList(cfg.AllowedSources)
+	if err != nil {
+		return nil, err
+	}
 	transport := &http.Transport{Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 16,
-		IdleConnTimeout: 30 * time.Second}
-	m := &Manager{cfg: cfg, hub: h, api: api, feedback: feedback, transport: transport,
-		client: &whip.Client{HTTP: &http.Client{Transport: transport, Timeout: cfg.ConnectTimeout}},
+		IdleConnTimeout: 30 * time.Second,
+		DialContext:     allow.dial(&net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second})}
+	if !allow.empty() {
+		transport.Proxy = nil // the address checked must be the address dialled
+	}
+	// A remote must not steer the request elsewhere (a redirect to an internal address) nor have
+	// its answer echoed (a pull is no way to read internal pages): no redirects, and errors carry
+	// the status only.
+	client := &http.Client{Transport: transport, Timeout: cfg.ConnectTimeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	m := &Manager{cfg: cfg, hub: h, api: api, feedback: feedback, transport: transport, allow: allow,
+		client: &whip.Client{HTTP: client, StatusOnly: true},
 		log:    log, pulls: map[string]*source{}}
 	m.play = func(ctx context.Context, s *source) error { return s.play(ctx) }
 	return m, nil
@@ -85,8 +100,15 @@ func (m *Manager) start(specs []Spec) ([]*source, error) {
 	if m.closed {
 		return nil, ErrShuttingDown
 	}
+	if len(m.pulls)+len(specs) > m.cfg.MaxPulls {
+		return nil, fmt.Errorf("%w: %d running, %d asked for, at most %d (pull.max_pulls)", ErrLimit,
+			len(m.pulls), len(specs), m.cfg.MaxPulls)
+	}
 	seen := map[string]bool{}
 	for _, sp := range specs {
+		if err := m.allow.check(sp.Endpoint); err != nil {
+			return nil, err
+		}
 		if seen[sp.Local] {
 			return nil, fmt.Errorf("%w: %s is given twice", ErrExists, sp.Local)
 		}
@@ -104,7 +126,7 @@ func (m *Manager) start(specs []Spec) ([]*source, error) {
 		ctx, cancel := context.WithCancel(context.Background())
 		m.seq++
 		s := &source{mgr: m, spec: sp, seq: m.seq, cancel: cancel, done: make(chan struct{}),
-			settled: make(chan struct{}), log: m.log.With("stream", sp.Local, "pull", sp.Endpoint),
+			settled: make(chan struct{}), log: m.log.With("stream", sp.Local, "pull", whip.RedactURL(sp.Endpoint)),
 			status: Status{Spec: sp, State: StateConnecting, Since: now, Created: now}}
 		m.pulls[sp.Local] = s
 		m.wg.Add(1)

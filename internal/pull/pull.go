@@ -32,6 +32,8 @@ var (
 	ErrBadSpec = errors.New("invalid pull")
 	// ErrShuttingDown means the server is stopping and starts no pulls.
 	ErrShuttingDown = errors.New("server is shutting down")
+	// ErrLimit means the pulls would be more than Config.MaxPulls.
+	ErrLimit = errors.New("too many pulls")
 )
 
 // Errors that end an upstream session; they show as the last error of a retrying pull.
@@ -75,6 +77,13 @@ type Config struct {
 	StartWait time.Duration
 	// Static are pulls started by Run and kept until shutdown (the configuration's pulls).
 	Static []Spec
+	// AllowedSources, when not empty, are the only places pulls connect to: host names
+	// ("origin.example.com", "*.example.com"), addresses and networks ("10.0.0.0/8"). A host
+	// name not listed is allowed only when every address it resolves to (at connection time) is
+	// in a listed network.
+	AllowedSources []string
+	// MaxPulls caps the pulls of the manager, configured ones included. Default 1000.
+	MaxPulls int
 }
 
 func (c Config) withDefaults() Config {
@@ -91,6 +100,9 @@ func (c Config) withDefaults() Config {
 	def(&c.Hold, 30*time.Second)
 	def(&c.StableAfter, 10*time.Second)
 	def(&c.StartWait, 3*time.Second)
+	if c.MaxPulls <= 0 {
+		c.MaxPulls = MaxQty
+	}
 	c.MaxBackoff = max(c.MaxBackoff, c.MinBackoff)
 	return c
 }

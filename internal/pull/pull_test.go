@@ -1,7 +1,11 @@
 package pull
 
 import (
+	"context"
 	"errors"
+	"net"
+	"net/netip"
+	"strconv"
 	"testing"
 	"time"
 
@@ -123,4 +127,61 @@ func TestConfigDefaults(t *testing.T) {
 	c = Config{MinBackoff: time.Minute}.withDefaults()
 	require.Equal(t, time.Minute, c.MaxBackoff, "the cap is never below the first step")
 	require.False(t, errors.Is(ErrExists, ErrNotFound))
+}
+
+func TestAllowList(t *testing.T) {
+	a, err := parseAllowList([]string{"10.0.0.0/8", "192.168.1.7", "Origin.Example", "*.cams.example", " "})
+	require.NoError(t, err)
+	require.True(t, a.nameAllowed("origin.example"))
+	require.True(t, a.nameAllowed("a.cams.example"))
+	require.False(t, a.nameAllowed("cams.example"))
+	require.False(t, a.nameAllowed("evil-origin.example"))
+	require.True(t, a.ipAllowed(netip.MustParseAddr("10.1.2.3")))
+	require.True(t, a.ipAllowed(netip.MustParseAddr("::ffff:10.1.2.3")))
+	require.True(t, a.ipAllowed(netip.MustParseAddr("192.168.1.7")))
+	require.False(t, a.ipAllowed(netip.MustParseAddr("192.168.1.8")))
+	require.NoError(t, a.check("http://origin.example:8081/whep/x"))
+	require.NoError(t, a.check("http://10.9.9.9:8081/whep/x"))
+	require.NoError(t, a.check("http://unknown.example/whep/x"), "names are checked at connection time when networks are listed")
+	require.ErrorIs(t, a.check("http://127.0.0.1:8081/whep/x"), ErrNotAllowed)
+	require.ErrorIs(t, a.check("http://127.0.0.1:8081/whep/x"), ErrBadSpec)
+
+	names, err := parseAllowList([]string{"origin.example"})
+	require.NoError(t, err)
+	require.ErrorIs(t, names.check("http://other.example/whep/x"), ErrNotAllowed, "no network listed: refused at once")
+
+	for _, bad := range []string{"10.0.0.0/33", "user@host", "host:80"} {
+		_, err := parseAllowList([]string{bad})
+		require.Error(t, err, bad)
+	}
+	none, err := parseAllowList(nil)
+	require.NoError(t, err)
+	require.NoError(t, none.check("http://127.0.0.1/x"))
+}
+
+// The dialler connects only to listed networks, whatever the name resolves to.
+func TestAllowListDial(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	outside, err := parseAllowList([]string{"10.0.0.0/8"})
+	require.NoError(t, err)
+	_, err = outside.dial(d)(context.Background(), "tcp", net.JoinHostPort("localhost", strconv.Itoa(port)))
+	require.ErrorIs(t, err, ErrNotAllowed)
+	inside, err := parseAllowList([]string{"127.0.0.0/8"})
+	require.NoError(t, err)
+	c, err := inside.dial(d)(context.Background(), "tcp", net.JoinHostPort("localhost", strconv.Itoa(port)))
+	require.NoError(t, err)
+	c.Close()
 }

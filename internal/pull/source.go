@@ -4,10 +4,12 @@ import (
 	"context"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/vigilrec/vigil/internal/hub"
+	"github.com/vigilrec/vigil/internal/whip"
 )
 
 // source is one pull: the publisher of its local stream as the hub sees it, and the supervisor
@@ -58,6 +60,7 @@ func (s *source) Status() Status {
 	if s.stream != nil {
 		st.MediaSessionID = s.stream.ID()
 	}
+	st.Source, st.Endpoint, st.Resource = whip.RedactURL(st.Source), whip.RedactURL(st.Endpoint), whip.RedactURL(st.Resource)
 	return st
 }
 
@@ -118,11 +121,18 @@ func (s *source) run(ctx context.Context) {
 	s.log.Info("pull stopped")
 }
 
+// maxErrText bounds the last error shown for a pull: a reason, not a remote's page.
+const maxErrText = 300
+
 func errText(err error) string {
 	if err == nil {
 		return "the session ended"
 	}
-	return err.Error()
+	msg := err.Error()
+	if len(msg) > maxErrText {
+		msg = strings.ToValidUTF8(msg[:maxErrText], "") + "…"
+	}
+	return msg
 }
 
 // sleep waits d, closing the held stream if Hold runs out meanwhile. It reports false when ctx

@@ -35,6 +35,9 @@ type Client struct {
 	HTTP *http.Client
 	// BearerToken, when set, is sent as "Authorization: Bearer …".
 	BearerToken string
+	// StatusOnly keeps the server's answer out of errors: they carry the status code and its
+	// standard text. Pulls set it, so a remote's page is never echoed back to whoever asked.
+	StatusOnly bool
 }
 
 // Resource is a session created on a WHIP or WHEP server.
@@ -62,19 +65,19 @@ func (c *Client) Offer(ctx context.Context, endpoint, offer string) (*Resource, 
 	c.authorize(req)
 	resp, err := c.httpClient().Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("post offer to %s: %w", endpoint, err)
+		return nil, fmt.Errorf("post offer to %s: %w", RedactURL(endpoint), err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return nil, fmt.Errorf("read answer from %s: %w", endpoint, err)
+		return nil, fmt.Errorf("read answer from %s: %w", RedactURL(endpoint), err)
 	}
 	if resp.StatusCode != http.StatusCreated {
-		return nil, fmt.Errorf("post offer to %s: %w", endpoint, statusError(resp.StatusCode, body))
+		return nil, fmt.Errorf("post offer to %s: %w", RedactURL(endpoint), c.statusError(resp.StatusCode, body))
 	}
 	loc := resp.Header.Get("Location")
 	if loc == "" {
-		return nil, fmt.Errorf("post offer to %s: %w", endpoint, ErrNoLocation)
+		return nil, fmt.Errorf("post offer to %s: %w", RedactURL(endpoint), ErrNoLocation)
 	}
 	base, err := url.Parse(endpoint)
 	if err != nil {
@@ -96,12 +99,12 @@ func (c *Client) Delete(ctx context.Context, resourceURL string) error {
 	c.authorize(req)
 	resp, err := c.httpClient().Do(req)
 	if err != nil {
-		return fmt.Errorf("delete %s: %w", resourceURL, err)
+		return fmt.Errorf("delete %s: %w", RedactURL(resourceURL), err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("delete %s: %w", resourceURL, statusError(resp.StatusCode, body))
+		return fmt.Errorf("delete %s: %w", RedactURL(resourceURL), c.statusError(resp.StatusCode, body))
 	}
 	return nil
 }
@@ -112,8 +115,23 @@ func (c *Client) authorize(req *http.Request) {
 	}
 }
 
-// statusError takes the message from a JSON error body ({"message": …}) when there is one.
-func statusError(code int, body []byte) *StatusError {
+// RedactURL hides the credentials of a URL ("http://user:pass@host/x" → "http://***@host/x"),
+// so they reach no error, API answer or log line.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	u.User = nil
+	return strings.Replace(u.String(), "://", "://***@", 1)
+}
+
+// statusError takes the message from a JSON error body ({"message": …}) when there is one, and
+// only the status's standard text with StatusOnly.
+func (c *Client) statusError(code int, body []byte) *StatusError {
+	if c.StatusOnly {
+		return &StatusError{Code: code, Message: http.StatusText(code)}
+	}
 	var msg struct {
 		Message string `json:"message"`
 	}
