@@ -75,6 +75,11 @@ type Deps struct {
 	Auth *auth.Authenticator
 	// AuthState is "on" or "off", shown in /api/v1/stats.
 	AuthState string
+	// Limits bound offers and sessions; Occupancy counts viewers for them and Refusals counts
+	// what they refused (both may be nil).
+	Limits    Limits
+	Occupancy Occupancy
+	Refusals  *Refusals
 }
 
 // Server is the HTTP handler of the whole API.
@@ -82,11 +87,13 @@ type Server struct {
 	deps  Deps
 	mux   *http.ServeMux
 	ready atomic.Bool
+	rates *offerRates
 }
 
 // New builds the handler. SetReady(true) once the server accepts media.
 func New(deps Deps) *Server {
-	s := &Server{deps: deps, mux: http.NewServeMux()}
+	s := &Server{deps: deps, mux: http.NewServeMux(),
+		rates: &offerRates{perSec: deps.Limits.OffersPerSecond, burst: deps.Limits.OfferBurst, clients: map[string]*clientRate{}}}
 	s.routes()
 	return s
 }
@@ -201,7 +208,12 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	} else {
 		log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	}
-	writeJSON(w, status, errorBody{Status: status, Message: err.Error()})
+	msg := err.Error()
+	if status == http.StatusInternalServerError {
+		// The cause (often with a path of this machine) goes to the log, not to the client.
+		msg = "internal server error: the server's log has the details"
+	}
+	writeJSON(w, status, errorBody{Status: status, Message: msg})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -100,6 +101,9 @@ func (s *Server) handleStartPulls(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list, err := s.deps.Pulls.Start(r.Context(), specs)
+	if errors.Is(err, pull.ErrLimit) {
+		s.deps.Refusals.add("pulls")
+	}
 	if err != nil {
 		writeError(w, r, s.deps.Log, err)
 		return

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"path"
 
@@ -70,6 +71,9 @@ func (s *Server) handleWCSPull(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list, err := s.deps.Pulls.Start(r.Context(), specs)
+	if errors.Is(err, pull.ErrLimit) {
+		s.deps.Refusals.add("pulls")
+	}
 	if err != nil {
 		writeError(w, r, s.deps.Log, err)
 		return

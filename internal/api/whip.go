@@ -22,6 +22,10 @@ func (s *Server) handleOffer(prefix string, svc SessionService) http.HandlerFunc
 			writeError(w, r, s.deps.Log, err)
 			return
 		}
+		if refused := s.checkOffer(r, prefix, name, offer); refused != nil {
+			writeError(w, r, s.deps.Log, refused)
+			return
+		}
 		answer, id, err := svc.Negotiate(r.Context(), name, string(offer))
 		if err != nil {
 			writeError(w, r, s.deps.Log, err)

@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +14,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"golang.org/x/net/netutil"
 
 	"github.com/vigilrec/vigil/internal/api"
 	"github.com/vigilrec/vigil/internal/auth"
@@ -27,6 +30,7 @@ import (
 	"github.com/vigilrec/vigil/internal/recorder"
 	"github.com/vigilrec/vigil/internal/rtc"
 	"github.com/vigilrec/vigil/internal/storage"
+	"github.com/vigilrec/vigil/internal/tlsreload"
 	"github.com/vigilrec/vigil/internal/upload"
 	"github.com/vigilrec/vigil/internal/webhook"
 )
@@ -50,6 +54,10 @@ type App struct {
 	events *webhook.Dispatcher
 	api    *api.Server
 	pulls  *pull.Manager
+	// refusals counts what the API's limits refused (for /metrics).
+	refusals *api.Refusals
+	// tls serves HTTPS when a certificate is configured.
+	tls *tlsreload.Reloader
 }
 
 // New binds the HTTP and media ports and builds the components; unfinished segments left by a
@@ -105,6 +113,9 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	if err == nil {
 		a.pulls, err = newPulls(cfg, h, log) // pull.go
 	}
+	if err == nil && cfg.TLS.Cert != "" {
+		a.tls, err = tlsreload.New(cfg.TLS.Cert, cfg.TLS.Key, log.With("component", "tls"))
+	}
 	var authn *auth.Authenticator
 	var authState string
 	if err == nil {
@@ -128,6 +139,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		log.With("component", "ingest"))
 	a.egress = egress.NewManager(egress.Config{ConnectTimeout: cfg.Sessions.ConnectTimeout.D()}, engine.API(), h,
 		log.With("component", "egress"))
+	a.refusals = api.NewRefusals()
 	metricsHandler, health := a.setupMetrics() // metrics.go
 	a.api = api.New(api.Deps{
 		Publish: publishService{a.ingest}, Play: playService{a.egress},
@@ -137,13 +149,26 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		Metrics: metricsHandler, Health: health,
 		CORS: api.CORS{API: cfg.CORS.APIOrigins, Media: cfg.CORS.MediaOrigins},
 		Auth: authn, AuthState: authState,
+		Limits: api.Limits{Publishers: cfg.Limits.Publishers, Viewers: cfg.Limits.Viewers,
+			ViewersPerStream: cfg.Limits.ViewersPerStream, SDPBytes: int(cfg.Limits.SDPBytes),
+			MediaSections: cfg.Limits.MediaSections, Candidates: cfg.Limits.Candidates,
+			OffersPerSecond: float64(cfg.Limits.OffersPerSecond), OfferBurst: cfg.Limits.OfferBurst},
+		Occupancy: viewerCounts{a.egress}, Refusals: a.refusals,
 	})
 	return a, nil
 }
 
 func openRecordings(cfg config.Config, log *slog.Logger) (*storage.Store, *catalog.Catalog, error) {
+	fileMode, err := config.ParseMode(cfg.Record.FileMode)
+	if err != nil {
+		return nil, nil, fmt.Errorf("record.file_mode: %w", err)
+	}
+	dirMode, err := config.ParseMode(cfg.Record.DirMode)
+	if err != nil {
+		return nil, nil, fmt.Errorf("record.dir_mode: %w", err)
+	}
 	store, err := storage.New(storage.Config{Dir: cfg.Dir, Fsync: storage.FsyncPolicy(cfg.Record.Fsync),
-		Interval: cfg.Record.FsyncInterval.D()}, log.With("component", "storage"))
+		Interval: cfg.Record.FsyncInterval.D(), FileMode: fileMode, DirMode: dirMode}, log.With("component", "storage"))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -190,7 +215,9 @@ func (a *App) Hub() *hub.Hub { return a.hub }
 
 // Run serves until ctx ends, then shuts down gracefully within the configured grace period.
 func (a *App) Run(ctx context.Context) error {
-	srv := &http.Server{Handler: a.api, ReadHeaderTimeout: 10 * time.Second}
+	// No write timeout: a download of a long recording may take as long as it takes.
+	srv := &http.Server{Handler: a.api, ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: a.cfg.Limits.HTTPReadTimeout.D(), IdleTimeout: a.cfg.Limits.HTTPIdleTimeout.D()}
 	sessCtx, stopSessions := context.WithCancel(context.Background())
 	defer stopSessions()
 	recCtx, stopRecordings := context.WithCancel(context.Background())
@@ -218,7 +245,14 @@ func (a *App) Run(ctx context.Context) error {
 		}()
 	}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(a.httpLn) }()
+	ln := a.httpLn
+	if n := a.cfg.Limits.HTTPConnections; n > 0 {
+		ln = netutil.LimitListener(ln, n) // beyond it, connections wait in the kernel's backlog
+	}
+	if a.tls != nil {
+		ln = tls.NewListener(ln, a.tls.Config())
+	}
+	go func() { serveErr <- srv.Serve(ln) }()
 	a.api.SetReady(true)
 	a.log.Info("vigil is serving", "http", a.HTTPAddr().String(), "udp", a.UDPAddr().String(), "dir", a.cfg.Dir)
 

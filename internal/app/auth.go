@@ -8,6 +8,7 @@ import (
 
 	"github.com/vigilrec/vigil/internal/auth"
 	"github.com/vigilrec/vigil/internal/config"
+	"github.com/vigilrec/vigil/internal/egress"
 )
 
 // newAuth builds the authenticator of the configuration, and says loudly when the server is
@@ -56,3 +57,9 @@ func newAuth(cfg config.Config, httpAddr net.Addr, log *slog.Logger) (*auth.Auth
 	}
 	return a, state, nil
 }
+
+// viewerCounts gives the API's limits the viewer counts.
+type viewerCounts struct{ m *egress.Manager }
+
+func (v viewerCounts) Viewers() int                { return v.m.Count() }
+func (v viewerCounts) ViewersOf(stream string) int { return v.m.CountFor(stream) }

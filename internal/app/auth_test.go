@@ -218,3 +218,23 @@ func (s *testServer) authGet(path, token string) (int, string) {
 func withToken(token string) func(*publish.Options) {
 	return func(o *publish.Options) { o.Client.BearerToken = token }
 }
+
+// The brief's start script runs unchanged from a trusted network (every Web Call Server script
+// test runs it from loopback, trusted by default); from an address that is not trusted, the same
+// calls get 401 and start nothing.
+func TestStartScriptFromAnUntrustedAddress(t *testing.T) {
+	s := startServer(t, func(c *config.Config) {
+		c.Auth.TrustedNetworks = []string{"10.0.0.0/8"} // not the test's loopback
+		c.Auth.Tokens = config.Tokens{{Name: "ops", SHA256: auth.HashToken("ops"), Scopes: []string{"admin"}}}
+	})
+	s.publishWith("Stream-1", media.H264, "240p", withToken("ops"))
+	s.waitFor("publishing", 15*time.Second, func() bool {
+		status, body := s.authGet("/api/v1/streams/Stream-1", "ops")
+		return status == http.StatusOK && strings.Contains(body, `"publishing"`)
+	})
+	runScript(t, s, startScript, 1)
+	status, body := s.authGet("/rest-api/recorder/find_all", "ops")
+	require.Equal(t, http.StatusNotFound, status, "a recording was started: %s", body)
+	status, body, _ = s.request(http.MethodPost, "/rest-api/stream/startRecording", "application/json", `{"name":"Stream-1"}`)
+	require.Equal(t, http.StatusUnauthorized, status, body)
+}

@@ -285,9 +285,14 @@ func TestDiskDefaultsKeepRecordingHD(t *testing.T) {
 }
 
 // The same with a hundred 240p streams (≈7 MB/s together) into a volume as small for that rate.
+// A load test: .ci/run runs it in a pass of its own without the race detector, which would slow
+// a hundred publishers and their recordings several times over on a small machine.
 func TestDiskDefaultsKeepRecordingHundred(t *testing.T) {
 	if testing.Short() {
 		t.Skip("records for three times the time to full")
+	}
+	if raceEnabled {
+		t.Skip("a load test: run without -race (.ci/run does)")
 	}
 	requireFFmpeg(t)
 	fillWithDefaults(t, 96, 100, "240p")

@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -73,8 +75,16 @@ func startServerLogging(t *testing.T, mutate func(*config.Config), log *slog.Log
 	})
 	api, err := rtc.NewClientAPI(testLogger(t))
 	require.NoError(t, err)
-	s := &testServer{t: t, app: a, base: "http://" + a.HTTPAddr().String(), api: api,
-		http: &http.Client{Transport: &http.Transport{}}}
+	scheme, transport := "http://", &http.Transport{}
+	if cfg.TLS.Cert != "" {
+		pem, err := os.ReadFile(cfg.TLS.Cert)
+		require.NoError(t, err)
+		roots := x509.NewCertPool()
+		require.True(t, roots.AppendCertsFromPEM(pem))
+		scheme, transport.TLSClientConfig = "https://", &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	}
+	s := &testServer{t: t, app: a, base: scheme + a.HTTPAddr().String(), api: api,
+		http: &http.Client{Transport: transport}}
 	t.Cleanup(s.http.CloseIdleConnections)
 	s.waitFor("server ready", 10*time.Second, func() bool {
 		resp, err := s.http.Get(s.base + "/readyz")

@@ -44,8 +44,15 @@ func (a *App) metricSources() metrics.Sources {
 	if a.pulls != nil {
 		src.Pulls = pullMetrics{a.pulls}
 	}
+	if a.refusals != nil {
+		src.Limits = limitMetrics{a.refusals}
+	}
 	return src
 }
+
+type limitMetrics struct{ r *api.Refusals }
+
+func (l limitMetrics) LimitRefusals() map[string]uint64 { return l.r.Snapshot() }
 
 type pullMetrics struct{ m *pull.Manager }
 

@@ -139,7 +139,11 @@ func rebuildCatalog(store *storage.Store, cat *catalog.Catalog, log *slog.Logger
 	for _, e := range entries {
 		ext := strings.ToLower(filepath.Ext(e.Name()))
 		path := filepath.Join(store.Dir(), e.Name())
-		if e.IsDir() || (ext != ".mp4" && ext != ".webm") || known[path] {
+		if (ext != ".mp4" && ext != ".webm") || known[path] {
+			continue
+		}
+		if !storage.IsRegular(e) {
+			log.Warn("catalog: ignoring a recording-like entry that is not a regular file (a symlink?)", "file", e.Name())
 			continue
 		}
 		fi, err := e.Info()

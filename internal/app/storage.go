@@ -13,6 +13,7 @@ import (
 	"github.com/vigilrec/vigil/internal/config"
 	"github.com/vigilrec/vigil/internal/diskguard"
 	"github.com/vigilrec/vigil/internal/recorder"
+	"github.com/vigilrec/vigil/internal/storage"
 	"github.com/vigilrec/vigil/internal/upload"
 	"github.com/vigilrec/vigil/internal/webhook"
 )
@@ -171,9 +172,9 @@ func openSegment(ctx context.Context, cat *catalog.Catalog, up *upload.Uploader,
 		c.ReadSeekCloser, c.ModTime = obj, mod
 		return c, nil
 	}
-	f, err := os.Open(s.Path)
+	f, err := storage.OpenRegular(s.Path, os.O_RDONLY)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, storage.ErrNotRegular) {
 			err = fmt.Errorf("%w: file of %s is gone", catalog.ErrNotFound, id)
 		}
 		return nil, err

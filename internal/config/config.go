@@ -7,6 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -15,6 +18,8 @@ import (
 type Config struct {
 	// HTTP is the listen address of the HTTP server: WHIP, WHEP, REST APIs and health checks.
 	HTTP string `yaml:"http"`
+	// TLS makes that server speak HTTPS.
+	TLS TLSConfig `yaml:"tls"`
 	// UDP is the one UDP address that carries the WebRTC media of every session (ICE UDP mux).
 	UDP string `yaml:"udp"`
 	// Dir is the recordings directory.
@@ -51,6 +56,8 @@ type Config struct {
 	CORS CORSConfig `yaml:"cors"`
 	// Auth is who may do what (docs/security.md).
 	Auth AuthConfig `yaml:"auth"`
+	// Limits bound what clients may ask for (docs/security.md); 0 is no bound.
+	Limits LimitsConfig `yaml:"limits"`
 }
 
 // RecordConfig is how streams are recorded.
@@ -66,6 +73,10 @@ type RecordConfig struct {
 	Rotation string `yaml:"rotation"`
 	// Template names segment files; placeholders are listed in docs/recording.md.
 	Template string `yaml:"template"`
+	// FileMode and DirMode are the octal permissions of new segment files and of the recordings
+	// directory when vigil creates it (the process umask applies too).
+	FileMode string `yaml:"file_mode"`
+	DirMode  string `yaml:"dir_mode"`
 	// Preroll starts a recording with the group of pictures already received.
 	Preroll bool `yaml:"preroll"`
 	// Grace is how long an automatic recording waits for its stream to come back.
@@ -135,6 +146,41 @@ type DiskConfig struct {
 	// Headroom raises min_free to at least this long of writing at the recent peak write rate
 	// (and the hard floor to 3 s of it), capped at 40% of the volume; 0 turns it off.
 	Headroom Duration `yaml:"headroom"`
+}
+
+// TLSConfig serves HTTPS on the HTTP address: browsers open cameras only on secure origins.
+type TLSConfig struct {
+	// Cert and Key are PEM files (the certificate chain and its key). Both empty: plain HTTP.
+	// New files are picked up within a second of a change, without a restart.
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// LimitsConfig bounds what clients may ask for; 0 is no bound. Each refusal answers a JSON
+// error and counts in vigil_limit_refusals_total.
+type LimitsConfig struct {
+	// Publishers caps the live streams, published or pulled (WHIP beyond: 503).
+	Publishers int `yaml:"publishers"`
+	// Viewers caps WHEP sessions in total (503 beyond).
+	Viewers int `yaml:"viewers"`
+	// ViewersPerStream caps WHEP sessions of one stream (503 beyond).
+	ViewersPerStream int `yaml:"viewers_per_stream"`
+	// SDPBytes caps the size of an offer (413 beyond).
+	SDPBytes ByteSize `yaml:"sdp_bytes"`
+	// MediaSections caps an offer's m-lines (400 beyond).
+	MediaSections int `yaml:"media_sections"`
+	// Candidates caps an offer's ICE candidates (400 beyond).
+	Candidates int `yaml:"candidates"`
+	// OffersPerSecond rate-limits WHIP and WHEP offers per client address outside the trusted
+	// networks (429 beyond), with bursts of OfferBurst.
+	OffersPerSecond int `yaml:"offers_per_second"`
+	OfferBurst      int `yaml:"offer_burst"`
+	// HTTPConnections caps the open HTTP connections; more wait to be accepted.
+	HTTPConnections int `yaml:"http_connections"`
+	// HTTPReadTimeout bounds reading a whole request, body included (a slow client cannot hold
+	// a connection); HTTPIdleTimeout closes idle keep-alive connections.
+	HTTPReadTimeout Duration `yaml:"http_read_timeout"`
+	HTTPIdleTimeout Duration `yaml:"http_idle_timeout"`
 }
 
 // CORSConfig lists the origins, beside vigil's own, whose pages may call it from a browser. A
@@ -221,7 +267,7 @@ func Default() Config {
 		Hub: HubConfig{QueuePackets: 2048, KeyframeInterval: Duration(500 * time.Millisecond)},
 		Record: RecordConfig{
 			Auto: "none", Streams: []string{}, Formats: "h264-mp4,vp8-webm", Rotation: "0",
-			Template: "{streamName}_{startTime}_{segment}", Preroll: true, Grace: Duration(10 * time.Second),
+			Template: "{streamName}_{startTime}_{segment}", FileMode: "0640", DirMode: "0750", Preroll: true, Grace: Duration(10 * time.Second),
 			Fragment: Duration(time.Second), Fsync: "close", FsyncInterval: Duration(5 * time.Second),
 			HookTimeout: Duration(60 * time.Second),
 		},
@@ -235,6 +281,9 @@ func Default() Config {
 		Pull:     PullConfig{AllowedSources: []string{}, MaxPulls: 1000},
 		CORS:     CORSConfig{MediaOrigins: []string{"*"}, APIOrigins: []string{}},
 		Auth:     AuthConfig{Enabled: true, TrustedNetworks: []string{"127.0.0.0/8", "::1"}, Tokens: Tokens{}},
+		Limits: LimitsConfig{Publishers: 1000, Viewers: 5000, ViewersPerStream: 1000, SDPBytes: 64 << 10,
+			MediaSections: 8, Candidates: 64, OffersPerSecond: 10, OfferBurst: 20, HTTPConnections: 4096,
+			HTTPReadTimeout: Duration(30 * time.Second), HTTPIdleTimeout: Duration(2 * time.Minute)},
 	}
 }
 
@@ -251,6 +300,7 @@ func (c Config) Validate() error {
 	_, _, err = net.SplitHostPort(c.UDP)
 	check(err == nil, "udp: %q is not a host:port address", c.UDP)
 	check(c.Dir != "", "dir: must not be empty")
+	check((c.TLS.Cert == "") == (c.TLS.Key == ""), "tls: give both tls.cert and tls.key, or neither")
 	for _, ip := range c.PublicIPs {
 		check(net.ParseIP(ip) != nil, "public_ips: %q is not an IP address", ip)
 	}
@@ -276,6 +326,10 @@ func (c Config) Validate() error {
 	check(c.Record.Fragment >= Duration(100*time.Millisecond) && c.Record.Fragment <= Duration(10*time.Second),
 		"record.fragment: must be between 100ms and 10s")
 	check(c.Record.FsyncInterval > 0, "record.fsync_interval: must be positive")
+	for key, mode := range map[string]string{"record.file_mode": c.Record.FileMode, "record.dir_mode": c.Record.DirMode} {
+		_, err := ParseMode(mode)
+		check(err == nil, "%s: %v", key, err)
+	}
 	check(c.Record.HookTimeout > 0, "record.hook_timeout: must be positive")
 	check(oneOf(c.Disk.Policy, "delete-oldest", "stop-new"), "disk.policy: %q is not delete-oldest or stop-new", c.Disk.Policy)
 	check(c.Disk.CheckInterval > 0, "disk.check_interval: must be positive")
@@ -292,6 +346,10 @@ func (c Config) Validate() error {
 		"metrics.degraded_loss_percent: must be between 1 and 100")
 	check(c.Pull.MaxPulls > 0, "pull.max_pulls: must be positive")
 	errs = append(errs, c.Auth.problems()...)
+	l := c.Limits
+	check(l.Publishers >= 0 && l.Viewers >= 0 && l.ViewersPerStream >= 0 && l.SDPBytes >= 0 && l.MediaSections >= 0 &&
+		l.Candidates >= 0 && l.OffersPerSecond >= 0 && l.OfferBurst >= 0 && l.HTTPConnections >= 0 &&
+		l.HTTPReadTimeout >= 0 && l.HTTPIdleTimeout >= 0, "limits: must not be negative")
 	errs = append(errs, c.Pulls.problems()...)
 	return errors.Join(errs...)
 }
@@ -303,4 +361,13 @@ func oneOf(s string, options ...string) bool {
 		}
 	}
 	return false
+}
+
+// ParseMode reads octal permissions ("0640").
+func ParseMode(s string) (os.FileMode, error) {
+	n, err := strconv.ParseUint(strings.TrimSpace(s), 8, 32)
+	if err != nil || n == 0 || n > 0o777 {
+		return 0, fmt.Errorf("%q is not octal permissions such as 0640", s)
+	}
+	return os.FileMode(n), nil
 }

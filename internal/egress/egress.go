@@ -126,6 +126,19 @@ func (m *Manager) Count() int {
 	return len(m.sessions)
 }
 
+// CountFor returns the number of viewing sessions of stream name.
+func (m *Manager) CountFor(name string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, s := range m.sessions {
+		if s.stream.Name() == name {
+			n++
+		}
+	}
+	return n
+}
+
 // Run blocks until ctx ends, then ends every session and waits for their goroutines.
 func (m *Manager) Run(ctx context.Context) error {
 	<-ctx.Done()

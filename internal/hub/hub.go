@@ -35,10 +35,14 @@ const MaxNameLength = 128
 // ValidateName checks a stream name: letters, digits, '.', '_' and '-', 1 to 128 characters, and
 // not "." or "..", so a name can always be used as a file name inside a directory.
 func ValidateName(name string) error {
-	if name == "" || len(name) > MaxNameLength || name == "." || name == ".." ||
-		strings.IndexFunc(name, notNameRune) >= 0 {
+	if name == "" || len(name) > MaxNameLength || strings.IndexFunc(name, notNameRune) >= 0 {
 		return fmt.Errorf("%w %q: use 1 to %d letters, digits, '.', '_' or '-'", ErrInvalidName,
 			truncate(name, 40), MaxNameLength)
+	}
+	// A leading '-' would read as an option to the hook script and to tools given the file
+	// name; a leading '.' makes hidden files (and "." and "..").
+	if name[0] == '-' || name[0] == '.' {
+		return fmt.Errorf("%w %q: a name cannot start with '-' or '.'", ErrInvalidName, truncate(name, 40))
 	}
 	return nil
 }

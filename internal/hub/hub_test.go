@@ -116,8 +116,10 @@ func TestValidateName(t *testing.T) {
 	}{
 		{"simple", "cam1", true},
 		{"all allowed runes", "Cam_1.main-HD", true},
-		{"leading dot", ".hidden", true},
-		{"three dots", "...", true},
+		{"leading dot", ".hidden", false},
+		{"three dots", "...", false},
+		{"leading dash", "-rf", false},
+		{"inner dot and dash", "a.b-c", true},
 		{"128 chars", strings.Repeat("a", MaxNameLength), true},
 		{"129 chars", strings.Repeat("a", MaxNameLength+1), false},
 		{"empty", "", false},

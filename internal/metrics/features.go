@@ -19,10 +19,12 @@ type features struct {
 	upLast, upDuration                               *prometheus.Desc
 	whDelivered, whFailed, whDropped, whQueue        *prometheus.Desc
 	pulls                                            *prometheus.Desc
+	limitRefusals                                    *prometheus.Desc
 }
 
 func newFeatures(src Sources) *features {
-	if src.Disk == nil && src.Retention == nil && src.Uploads == nil && src.Webhooks == nil && src.Pulls == nil {
+	if src.Disk == nil && src.Retention == nil && src.Uploads == nil && src.Webhooks == nil && src.Pulls == nil &&
+		src.Limits == nil {
 		return nil
 	}
 	d := func(name, help string, labels ...string) *prometheus.Desc {
@@ -63,6 +65,9 @@ func newFeatures(src Sources) *features {
 	if src.Pulls != nil {
 		f.pulls = d("vigil_pulls", "Pulled streams by state.", "state")
 	}
+	if src.Limits != nil {
+		f.limitRefusals = d("vigil_limit_refusals_total", "Requests refused by a limit (limits.*, pull.max_pulls), by limit.", "limit")
+	}
 	return f
 }
 
@@ -71,7 +76,7 @@ func (f *features) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{f.diskFree, f.diskTotal, f.diskUsed, f.diskRate, f.diskTTF,
 		f.diskMinFree, f.diskFloor, f.diskLow, f.diskPaused,
 		f.retDeleted, f.retBytes, f.retByReason, f.upQueue, f.upInFlight, f.upDone, f.upFailed, f.upBytes,
-		f.upLast, f.upDuration, f.whDelivered, f.whFailed, f.whDropped, f.whQueue, f.pulls} {
+		f.upLast, f.upDuration, f.whDelivered, f.whFailed, f.whDropped, f.whQueue, f.pulls, f.limitRefusals} {
 		if d != nil {
 			ch <- d
 		}
@@ -135,6 +140,12 @@ func (f *features) Collect(ch chan<- prometheus.Metric) {
 		states := f.src.Pulls.PullStates()
 		for _, st := range sortedKeys(states) {
 			gauge(f.pulls, float64(states[st]), st)
+		}
+	}
+	if f.src.Limits != nil {
+		refused := f.src.Limits.LimitRefusals()
+		for _, name := range sortedKeys(refused) {
+			counter(f.limitRefusals, float64(refused[name]), name)
 		}
 	}
 }

@@ -55,6 +55,7 @@ type Sources struct {
 	Uploads   Uploads
 	Webhooks  Webhooks
 	Pulls     Pulls
+	Limits    Limits
 }
 
 // Metrics are the registered collectors.

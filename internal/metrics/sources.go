@@ -118,3 +118,9 @@ type Webhooks interface {
 type Pulls interface {
 	PullStates() map[string]int
 }
+
+// Limits report what the API's limits refused.
+type Limits interface {
+	// LimitRefusals counts refused requests by limit name (every limit present).
+	LimitRefusals() map[string]uint64
+}

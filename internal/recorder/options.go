@@ -3,6 +3,7 @@ package recorder
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -19,29 +20,52 @@ type Rotation struct {
 	Bytes    int64
 }
 
+// Bounds of rotation: below them a recording becomes a file per keyframe, above them the value
+// is a mistake (or overflows).
+const (
+	MinRotationDuration = time.Second
+	MaxRotationDuration = 7 * 24 * time.Hour
+	MinRotationBytes    = 256 << 10
+	MaxRotationBytes    = 1 << 40
+)
+
 // ParseRotation reads "20s", "2m" or Web Call Server's "20" (seconds), and "10M" (megabytes,
-// 10^6 bytes) or "512K". Empty, "0" and "off" mean no rotation.
+// 10^6 bytes) or "512K". Empty, "0" and "off" mean no rotation. Durations run from 1 s to 7 days,
+// sizes from 256 KiB to 1 TiB.
 func ParseRotation(s string) (Rotation, error) {
 	s = strings.TrimSpace(s)
 	switch s {
 	case "", "0", "off", "none":
 		return Rotation{}, nil
 	}
+	bad := func(why string) (Rotation, error) {
+		return Rotation{}, fmt.Errorf("%w: rotation %q: %s", ErrBadOptions, s, why)
+	}
+	duration := func(d float64) (Rotation, error) { // d in nanoseconds
+		if math.IsNaN(d) || d < float64(MinRotationDuration) || d > float64(MaxRotationDuration) {
+			return bad("a duration must be from 1s to 168h (7 days)")
+		}
+		return Rotation{Duration: time.Duration(d)}, nil
+	}
 	if n, err := strconv.ParseFloat(s, 64); err == nil && n > 0 {
-		return Rotation{Duration: time.Duration(n * float64(time.Second))}, nil
+		return duration(n * float64(time.Second))
 	}
 	// Durations first: the size suffixes are case-insensitive, so "2m" would otherwise be 2 MB.
 	if d, err := time.ParseDuration(s); err == nil && d > 0 {
-		return Rotation{Duration: d}, nil
+		return duration(float64(d))
 	}
-	for suffix, mult := range map[string]int64{"K": 1e3, "M": 1e6, "G": 1e9, "KB": 1e3, "MB": 1e6, "GB": 1e9} {
+	for suffix, mult := range map[string]float64{"K": 1e3, "M": 1e6, "G": 1e9, "KB": 1e3, "MB": 1e6, "GB": 1e9} {
 		if num, ok := strings.CutSuffix(strings.ToUpper(s), suffix); ok {
 			if n, err := strconv.ParseFloat(num, 64); err == nil && n > 0 {
-				return Rotation{Bytes: int64(n * float64(mult))}, nil
+				b := n * mult
+				if math.IsNaN(b) || b < MinRotationBytes || b > MaxRotationBytes {
+					return bad("a size must be from 256 KiB (300K) to 1 TiB")
+				}
+				return Rotation{Bytes: int64(b)}, nil
 			}
 		}
 	}
-	return Rotation{}, fmt.Errorf("%w: rotation %q: use a duration (20s, or \"20\" for seconds) or a size (10M)", ErrBadOptions, s)
+	return bad(`use a duration (20s, or "20" for seconds) or a size (10M)`)
 }
 
 func (r Rotation) String() string {

@@ -25,7 +25,9 @@ func TestParseRotation(t *testing.T) {
 		{"20s", Rotation{Duration: 20 * time.Second}, "20s"},
 		{"2m", Rotation{Duration: 2 * time.Minute}, "2m0s"},
 		{"1h30m", Rotation{Duration: 90 * time.Minute}, "1h30m0s"},
-		{"500ms", Rotation{Duration: 500 * time.Millisecond}, "500ms"},
+		{"1s", Rotation{Duration: time.Second}, "1s"},
+		{"168h", Rotation{Duration: 168 * time.Hour}, "168h0m0s"},
+		{"300K", Rotation{Bytes: 300e3}, "300000B"},
 		{"10M", Rotation{Bytes: 10e6}, "10000000B"},
 		{"10MB", Rotation{Bytes: 10e6}, "10000000B"},
 		{"512K", Rotation{Bytes: 512e3}, "512000B"},
@@ -44,7 +46,8 @@ func TestParseRotation(t *testing.T) {
 }
 
 func TestParseRotationErrors(t *testing.T) {
-	for _, in := range []string{"abc", "-5", "-5s", "0s", "10X", "M", "10 M", "5m3", "1e", "-1M", "0M", "twenty"} {
+	for _, in := range []string{"abc", "-5", "-5s", "0s", "10X", "M", "10 M", "5m3", "1e", "-1M", "0M", "twenty",
+		"1ns", "500ms", "0.5", "1B", "100K", "inf", "+Inf", "NaN", "1e300", "1e300s", "9999999h", "2T", "1e30M", "200h"} {
 		t.Run(in, func(t *testing.T) {
 			_, err := ParseRotation(in)
 			require.ErrorIs(t, err, ErrBadOptions)

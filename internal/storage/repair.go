@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -32,6 +33,10 @@ func (s *Store) Recover() ([]Recovered, error) {
 	var out []Recovered
 	var errs []error
 	for _, part := range matches {
+		if fi, err := os.Lstat(part); err != nil || !fi.Mode().IsRegular() {
+			s.log.Warn("not repairing an unfinished segment that is not a regular file (a symlink?)", "file", filepath.Base(part))
+			continue
+		}
 		r, err := repair(part)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("repair %s: %w", filepath.Base(part), err))
@@ -45,7 +50,12 @@ func (s *Store) Recover() ([]Recovered, error) {
 }
 
 func repair(part string) (Recovered, error) {
-	data, err := os.ReadFile(part)
+	rf, err := OpenRegular(part, os.O_RDONLY)
+	if err != nil {
+		return Recovered{}, err
+	}
+	data, err := io.ReadAll(rf)
+	rf.Close()
 	if err != nil {
 		return Recovered{}, err
 	}
@@ -75,7 +85,7 @@ func repair(part string) (Recovered, error) {
 		// Not even a header: nothing playable to keep.
 		return Recovered{}, errors.Join(errors.New("no complete header"), os.Remove(part))
 	}
-	f, err := os.OpenFile(part, os.O_RDWR, 0)
+	f, err := OpenRegular(part, os.O_RDWR)
 	if err != nil {
 		return Recovered{}, err
 	}

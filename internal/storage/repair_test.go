@@ -171,3 +171,30 @@ func TestDurationOfFinishedFiles(t *testing.T) {
 	require.NoError(t, os.WriteFile(other, []byte("text"), 0o644))
 	require.Equal(t, time.Duration(0), storage.Duration(other))
 }
+
+// A ".part" symlink planted in the directory is never repaired through: its target, outside the
+// directory, keeps every byte, and the link stays as it was.
+func TestRecoverIgnoresSymlinks(t *testing.T) {
+	f := crashCases()[0].write(t)
+	s := newStore(t, storage.FsyncNever)
+	outside := filepath.Join(t.TempDir(), "precious.mp4")
+	torn := f.snapshots[1][:len(f.snapshots[1])-7] // a torn fragment a repair would cut
+	require.NoError(t, os.WriteFile(outside, torn, 0o644))
+	link := filepath.Join(s.Dir(), "evil.mp4"+storage.PartSuffix)
+	require.NoError(t, os.Symlink(outside, link))
+	rec, err := s.Recover()
+	require.NoError(t, err)
+	require.Empty(t, rec)
+	got, err := os.ReadFile(outside)
+	require.NoError(t, err)
+	require.Equal(t, torn, got, "the target was changed")
+	fi, err := os.Lstat(link)
+	require.NoError(t, err)
+	require.Equal(t, os.ModeSymlink, fi.Mode().Type())
+
+	_, err = storage.OpenRegular(link, os.O_RDONLY)
+	require.ErrorIs(t, err, storage.ErrNotRegular)
+	r, err := storage.OpenRegular(outside, os.O_RDONLY)
+	require.NoError(t, err)
+	r.Close()
+}

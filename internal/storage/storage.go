@@ -38,6 +38,9 @@ type Config struct {
 	Dir      string
 	Fsync    FsyncPolicy
 	Interval time.Duration
+	// FileMode and DirMode are the permissions of new segments and of the directory when vigil
+	// creates it. Default 0640 and 0750: recordings are not for every user of the machine.
+	FileMode, DirMode os.FileMode
 }
 
 // Store creates segment files in the recordings directory.
@@ -53,7 +56,13 @@ func New(cfg Config, log *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("recordings directory %s: %w", cfg.Dir, err)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if cfg.FileMode == 0 {
+		cfg.FileMode = 0o640
+	}
+	if cfg.DirMode == 0 {
+		cfg.DirMode = 0o750
+	}
+	if err := os.MkdirAll(dir, cfg.DirMode); err != nil {
 		return nil, fmt.Errorf("create recordings directory %s: %w", dir, err)
 	}
 	if cfg.Interval <= 0 {
@@ -93,7 +102,7 @@ func (s *Store) Create(name string) (*File, error) {
 		if _, err := os.Stat(final); err == nil {
 			continue
 		}
-		f, err := os.OpenFile(final+PartSuffix, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		f, err := os.OpenFile(final+PartSuffix, os.O_RDWR|os.O_CREATE|os.O_EXCL, s.cfg.FileMode)
 		if errors.Is(err, os.ErrExist) {
 			continue
 		}

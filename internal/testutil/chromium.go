@@ -25,11 +25,12 @@ type Chromium struct {
 }
 
 // StartChromium starts headless Chromium (the binary at execPath) with a fake camera and
-// microphone whose permission prompts are answered yes. Call Stop when done.
-func StartChromium(t testing.TB, execPath string) *Chromium {
+// microphone whose permission prompts are answered yes, and any extra options (flags). Call
+// Stop when done.
+func StartChromium(t testing.TB, execPath string, extra ...chromedp.ExecAllocatorOption) *Chromium {
 	t.Helper()
 	b := &Chromium{dir: t.TempDir(), output: &chromiumOutput{}}
-	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(),
+	opts := append([]chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(execPath),
 		chromedp.Flag("headless", true),
 		chromedp.Flag("no-sandbox", true), // we may run as root, as CI does
@@ -47,7 +48,8 @@ func StartChromium(t testing.TB, execPath string) *Chromium {
 		// $HOME/.config/chromium and has no --user-data-dir: keep it in the test's directory too.
 		chromedp.Env("HOME="+b.dir),
 		chromedp.CombinedOutput(b.output),
-	)
+	}, extra...)
+	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	b.allocCancel = allocCancel
 	b.Ctx, b.cancel = chromedp.NewContext(allocCtx)
 	// Start the browser now, so that a browser that cannot start fails here and not in the middle.

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package storage
+
+const oNoFollow = 0
