@@ -46,7 +46,7 @@ func StartChromium(t testing.TB, execPath string, extra ...chromedp.ExecAllocato
 		chromedp.Flag("allow-loopback-in-peer-connection", true),
 		// Debian's Chromium always starts a crash handler, which keeps its reports under
 		// $HOME/.config/chromium and has no --user-data-dir: keep it in the test's directory too.
-		chromedp.Env("HOME="+b.dir),
+		chromedp.Env("HOME=" + b.dir),
 		chromedp.CombinedOutput(b.output),
 	}, extra...)
 	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(), opts...)
