@@ -1,6 +1,7 @@
 package app
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -177,14 +178,14 @@ func TestScopedTokenListsItsStreams(t *testing.T) {
 		c.Auth.Tokens = config.Tokens{
 			{Name: "pub", SHA256: auth.HashToken("pub"), Scopes: []string{"publish"}},
 			{Name: "cams", SHA256: auth.HashToken("cams"), Scopes: []string{"read", "record"}, Streams: []string{"cam-*"}},
+			{Name: "ops", SHA256: auth.HashToken("ops"), Scopes: []string{"admin"}},
 		}
 	})
 	for _, name := range []string{"cam-1", "lobby"} {
 		s.publishWith(name, media.H264, "240p", withToken("pub"))
 	}
-	s.waitFor("both publishing", 20*time.Second, func() bool {
-		status, body := s.authGet("/api/v1/streams", "cams")
-		return status == http.StatusOK && strings.Contains(body, `"cam-1"`)
+	s.waitFor("both receiving", 20*time.Second, func() bool {
+		return s.receivingWithToken("cam-1", "ops") && s.receivingWithToken("lobby", "ops")
 	})
 	_, body := s.authGet("/api/v1/streams", "cams")
 	require.NotContains(t, body, "lobby")
@@ -214,6 +215,20 @@ func (s *testServer) authGet(path, token string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// receivingWithToken is receiving for a server that wants a token: video and audio frames have
+// arrived (so the test's publisher does not end while its first packets are on the way).
+func (s *testServer) receivingWithToken(name, token string) bool {
+	status, body := s.authGet("/api/v1/streams/"+name, token)
+	if status != http.StatusOK {
+		return false
+	}
+	var st struct {
+		Video, Audio *struct{ Frames, Packets int }
+	}
+	require.NoError(s.t, json.Unmarshal([]byte(body), &st))
+	return st.Video != nil && st.Audio != nil && st.Video.Frames > 0 && st.Audio.Packets > 0
+}
+
 // withToken makes a publisher send a bearer token.
 func withToken(token string) func(*publish.Options) {
 	return func(o *publish.Options) { o.Client.BearerToken = token }
@@ -228,10 +243,7 @@ func TestStartScriptFromAnUntrustedAddress(t *testing.T) {
 		c.Auth.Tokens = config.Tokens{{Name: "ops", SHA256: auth.HashToken("ops"), Scopes: []string{"admin"}}}
 	})
 	s.publishWith("Stream-1", media.H264, "240p", withToken("ops"))
-	s.waitFor("publishing", 15*time.Second, func() bool {
-		status, body := s.authGet("/api/v1/streams/Stream-1", "ops")
-		return status == http.StatusOK && strings.Contains(body, `"publishing"`)
-	})
+	s.waitFor("receiving", 15*time.Second, func() bool { return s.receivingWithToken("Stream-1", "ops") })
 	runScript(t, s, startScript, 1)
 	status, body := s.authGet("/rest-api/recorder/find_all", "ops")
 	require.Equal(t, http.StatusNotFound, status, "a recording was started: %s", body)

@@ -1,34 +1,13 @@
 package app
 
 import (
-	"io"
 	"net/http"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/vigilrec/vigil/internal/config"
 )
-
-// originRequest sends a request as a page of origin would (empty: as a script would).
-func (s *testServer) originRequest(method, path, origin, contentType, body string) (int, string, http.Header) {
-	s.t.Helper()
-	req, err := http.NewRequest(method, s.base+path, strings.NewReader(body))
-	require.NoError(s.t, err)
-	if origin != "" {
-		req.Header.Set("Origin", origin)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := s.http.Do(req)
-	require.NoError(s.t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(s.t, err)
-	return resp.StatusCode, string(b), resp.Header
-}
 
 // A page of another site cannot drive the API: its state-changing requests are refused and change
 // nothing, whatever their content type; a body must be JSON; a listed origin gets CORS headers and

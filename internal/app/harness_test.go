@@ -153,8 +153,17 @@ func (s *testServer) publishWith(name string, codec media.Codec, profile string,
 // request sends a request and returns the status and body.
 func (s *testServer) request(method, path, contentType, body string) (int, string, http.Header) {
 	s.t.Helper()
+	return s.originRequest(method, path, "", contentType, body)
+}
+
+// originRequest sends a request as a page of origin would (empty: as a script would).
+func (s *testServer) originRequest(method, path, origin, contentType, body string) (int, string, http.Header) {
+	s.t.Helper()
 	req, err := http.NewRequest(method, s.base+path, strings.NewReader(body))
 	require.NoError(s.t, err)
+	if origin != "" {
+		req.Header.Set("Origin", origin)
+	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
