@@ -219,7 +219,9 @@ func fillWithDefaults(t *testing.T, volumeMiB, n int, profile string) {
 		sort.Slice(segs, func(a, b int) bool { return segs[a].Start.Before(segs[b].Start) })
 		require.NotEmpty(t, segs, name)
 		newest := segs[len(segs)-1]
-		require.Equal(t, "closed", newest.State, "%s: newest segment", name)
+		// A stream stopped early in a slow stop loop may see even its last segment go, oldest
+		// first, while the others still write: closed or deleted, it ended at the stop.
+		require.Contains(t, []string{"closed", "deleted"}, newest.State, "%s: newest segment", name)
 		require.True(t, newest.End.After(stopCall.Add(-2*time.Second)) && newest.End.Before(stopped.Add(2*time.Second)),
 			"%s: the newest segment ends at %v, the stop calls ran from %v to %v", name, newest.End, stopCall, stopped)
 		seenKept := false
