@@ -12,10 +12,10 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"golang.org/x/net/netutil"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/vigilrec/vigil/internal/api"
 	"github.com/vigilrec/vigil/internal/auth"
@@ -213,38 +213,22 @@ func (a *App) UDPAddr() *net.UDPAddr { return a.engine.LocalAddr() }
 // Hub exposes the stream registry (tests subscribe to it directly).
 func (a *App) Hub() *hub.Hub { return a.hub }
 
-// Run serves until ctx ends, then shuts down gracefully within the configured grace period.
+// Run serves until ctx ends, then shuts down within the configured grace period: the HTTP
+// server, then the recordings (while their streams still flow, so every file is final), then
+// the sessions, then the background work. A component that fails while serving stops the server:
+// its error is logged and returned. Every wait is bounded by the one grace period; a component
+// still running when it is over is named in the returned error, not waited for.
 func (a *App) Run(ctx context.Context) error {
 	// No write timeout: a download of a long recording may take as long as it takes.
 	srv := &http.Server{Handler: a.api, ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: a.cfg.Limits.HTTPReadTimeout.D(), IdleTimeout: a.cfg.Limits.HTTPIdleTimeout.D()}
-	sessCtx, stopSessions := context.WithCancel(context.Background())
-	defer stopSessions()
-	recCtx, stopRecordings := context.WithCancel(context.Background())
-	defer stopRecordings()
-	hookCtx, stopHooks := context.WithCancel(context.Background())
-	defer stopHooks()
-	var wg, recWG, hookWG sync.WaitGroup
-	for _, run := range []func(context.Context) error{a.ingest.Run, a.egress.Run, a.pulls.Run} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_ = run(sessCtx)
-		}()
-	}
-	recWG.Add(1)
-	go func() {
-		defer recWG.Done()
-		_ = a.rec.Run(recCtx)
-	}()
-	for _, run := range []func(context.Context) error{a.hooks.Run, a.guard.Run, a.events.Run, a.runUploads, a.runPprof} {
-		hookWG.Add(1)
-		go func() {
-			defer hookWG.Done()
-			_ = run(hookCtx)
-		}()
-	}
-	serveErr := make(chan error, 1)
+	failed := make(chan error, 16)
+	sessions := startStage("sessions", failed, map[string]func(context.Context) error{
+		"ingest": a.ingest.Run, "egress": a.egress.Run, "pulls": a.pulls.Run})
+	recordings := startStage("recordings", failed, map[string]func(context.Context) error{"recorder": a.rec.Run})
+	background := startStage("background", failed, map[string]func(context.Context) error{
+		"hooks": a.hooks.Run, "disk guard": a.guard.Run, "events": a.events.Run, "uploads": a.runUploads,
+		"pprof": a.runPprof})
 	ln := a.httpLn
 	if n := a.cfg.Limits.HTTPConnections; n > 0 {
 		ln = netutil.LimitListener(ln, n) // beyond it, connections wait in the kernel's backlog
@@ -252,45 +236,97 @@ func (a *App) Run(ctx context.Context) error {
 	if a.tls != nil {
 		ln = tls.NewListener(ln, a.tls.Config())
 	}
-	go func() { serveErr <- srv.Serve(ln) }()
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			failed <- fmt.Errorf("http server: %w", err)
+		}
+	}()
 	a.api.SetReady(true)
 	a.log.Info("vigil is serving", "http", a.HTTPAddr().String(), "udp", a.UDPAddr().String(), "dir", a.cfg.Dir)
 
-	var runErr error
+	var errs []error
 	select {
 	case <-ctx.Done():
-	case err := <-serveErr:
-		runErr = fmt.Errorf("http server: %w", err)
+	case err := <-failed:
+		a.log.Error("stopping: a component failed", "err", err)
+		errs = append(errs, err)
 	}
 	a.api.SetReady(false)
-	a.log.Info("shutting down")
+	a.log.Info("shutting down", "grace", a.cfg.ShutdownGrace.D())
 	grace, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownGrace.D())
 	defer cancel()
 	if err := srv.Shutdown(grace); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		a.log.Warn("http shutdown", "err", err)
 	}
-	// Recordings first, while their streams still flow, so every file is final; then sessions.
-	stopRecordings()
-	recWG.Wait()
-	stopSessions()
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-grace.Done():
-		a.log.Warn("sessions did not end within the shutdown grace period")
-		<-done
-	}
+	errs = append(errs, recordings.stop(grace), sessions.stop(grace))
 	if err := a.engine.Close(); err != nil {
 		a.log.Warn("close media socket", "err", err)
 	}
-	stopHooks()
-	hookWG.Wait()
-	if err := a.cat.Close(); err != nil {
-		a.log.Warn("close catalog", "err", err)
+	bgErr := background.stop(grace)
+	errs = append(errs, bgErr)
+	if !errors.Is(bgErr, errStillRunning) { // the catalog would wait for its writers
+		if err := a.cat.Close(); err != nil {
+			a.log.Warn("close catalog", "err", err)
+		}
+	}
+drain:
+	for {
+		select {
+		case err := <-failed:
+			errs = append(errs, err)
+		default:
+			break drain
+		}
 	}
 	a.log.Info("stopped")
-	return runErr
+	return errors.Join(errs...)
+}
+
+var errStillRunning = errors.New("still running after the shutdown grace period")
+
+// stage is components started together and stopped together.
+type stage struct {
+	name   string
+	group  errgroup.Group
+	cancel context.CancelFunc
+}
+
+// startStage runs each component until its stage is stopped. An error while the stage runs is
+// sent to failed (and so stops the server); an error after is returned by stop.
+func startStage(name string, failed chan<- error, runs map[string]func(context.Context) error) *stage {
+	ctx, cancel := context.WithCancel(context.Background())
+	st := &stage{name: name, cancel: cancel}
+	for component, run := range runs {
+		st.group.Go(func() error {
+			err := run(ctx)
+			if err == nil || errors.Is(err, context.Canceled) {
+				return nil
+			}
+			err = fmt.Errorf("%s: %w", component, err)
+			if ctx.Err() == nil {
+				select {
+				case failed <- err:
+				default: // the server is already stopping
+				}
+				return nil
+			}
+			return err
+		})
+	}
+	return st
+}
+
+// stop ends the stage's components and waits for them until grace ends.
+func (st *stage) stop(grace context.Context) error {
+	st.cancel()
+	done := make(chan error, 1)
+	go func() { done <- st.group.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-grace.Done():
+		return fmt.Errorf("%s: %w", st.name, errStillRunning)
+	}
 }
 
 func (a *App) runPprof(ctx context.Context) error {

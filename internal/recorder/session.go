@@ -268,7 +268,7 @@ func (s *session) place(au *accessUnit, pts time.Duration) error {
 	if s.seg != nil && opensSegments {
 		s.askForKeyframe(pts)
 		if au.key && s.rotationDue(pts) {
-			if err := s.closeSegment(nil); err != nil {
+			if err := s.cutSegment(pts); err != nil {
 				return s.storageFailed(err)
 			}
 		}
@@ -296,7 +296,7 @@ func (s *session) place(au *accessUnit, pts time.Duration) error {
 	} else if au.key && au.track == s.video {
 		if _, _, cfg, err := segmentTracks(s.tracks, s.video, s.audio, au.data); err == nil && cfg != s.seg.config {
 			// The publisher changed resolution or parameter sets: a new file gets a new header.
-			if err := s.closeSegment(nil); err != nil {
+			if err := s.cutSegment(pts); err != nil {
 				return s.storageFailed(err)
 			}
 			return s.place(au, pts)
@@ -405,13 +405,25 @@ func (s *session) openSegment(au *accessUnit, pts time.Duration) error {
 
 // closeSegment finishes the open segment; cause, when set, is why (a write error) and is
 // returned joined with any error of closing.
-func (s *session) closeSegment(cause error) error {
+func (s *session) closeSegment(cause error) error { return s.closeSegmentAt(cause, -1) }
+
+// cutSegment closes the open segment where the next one starts (pts), so that the two tile the
+// timeline: whatever was lost just before the cut lengthens the last frame instead of leaving a
+// hole between the files.
+func (s *session) cutSegment(pts time.Duration) error { return s.closeSegmentAt(nil, pts) }
+
+func (s *session) closeSegmentAt(cause error, pts time.Duration) error {
 	seg := s.seg
 	if seg == nil {
 		return cause
 	}
 	s.seg = nil
-	werr := seg.w.Close()
+	var werr error
+	if pts >= seg.start {
+		werr = seg.w.CloseAt(pts - seg.start)
+	} else {
+		werr = seg.w.Close()
+	}
 	info := seg.info
 	info.Duration = seg.w.Duration()
 	info.End = info.Start.Add(info.Duration)

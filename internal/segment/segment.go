@@ -49,9 +49,14 @@ type Writer interface {
 	WriteSample(s Sample) error
 	// Close writes what is buffered and finalises the file (duration). Idempotent.
 	Close() error
+	// CloseAt is Close for a segment that the next one continues at end (a rotation cut): the
+	// last sample of each track lasts until end, so consecutive segments tile the timeline even
+	// when the media just before the cut was lost. An end before the last sample is ignored.
+	CloseAt(end time.Duration) error
 	// Bytes is how much has been written so far.
 	Bytes() int64
-	// Duration is the media time written so far.
+	// Duration is the media time written so far: up to the start of the last sample while
+	// open, up to the end of the file once closed.
 	Duration() time.Duration
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"time"
 
 	mcfmp4 "github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
@@ -32,6 +33,7 @@ type Writer struct {
 	fragPTS time.Duration // PTS of the first sample of the fragment being built
 	hasFrag bool
 	maxPTS  time.Duration
+	end     time.Duration   // where the file ends once closed (see CloseAt); 0 while open
 	out     *[]byte         // the fragment being written, reused; nil: borrowed from opts.Buffers
 	frag    []fragmentTrack // the fragment's tracks, reused
 }
@@ -132,10 +134,7 @@ func (fw *Writer) WriteSample(s segment.Sample) error {
 		fw.fragPTS, fw.hasFrag = s.PTS, true
 	}
 	t := fw.tracks[s.Track]
-	ticks := uint64(s.PTS.Nanoseconds()) * uint64(t.timescale) / uint64(time.Second)
-	if s.PTS < 0 {
-		ticks = 0
-	}
+	ticks := fw.ticks(t, s.PTS)
 	if t.held {
 		d := uint32(0)
 		if ticks > t.heldTicks {
@@ -163,7 +162,12 @@ func (fw *Writer) flush(final bool) error {
 			f.samples = f.samples[:len(f.samples)-1]
 			f.data = f.data[:len(f.data)-int(last.size)]
 		} else if t.held {
-			f.samples[len(f.samples)-1].duration = t.lastDur
+			d := t.lastDur
+			if endTicks := fw.ticks(t, fw.end); endTicks > t.heldTicks {
+				d = uint32(min(endTicks-t.heldTicks, math.MaxUint32))
+			}
+			f.samples[len(f.samples)-1].duration = d
+			fw.end = max(fw.end, ticksToDuration(t.heldTicks+uint64(d), t.timescale))
 		}
 		if len(f.samples) > 0 {
 			fw.frag = append(fw.frag, f)
@@ -214,12 +218,28 @@ func btoi(b bool) int {
 	return 0
 }
 
+func ticksToDuration(ticks uint64, timescale uint32) time.Duration {
+	ts := uint64(timescale)
+	return time.Duration(ticks/ts)*time.Second + time.Duration(ticks%ts)*time.Second/time.Duration(ts)
+}
+
+func (fw *Writer) ticks(t *track, pts time.Duration) uint64 {
+	if pts < 0 {
+		return 0
+	}
+	return uint64(pts.Nanoseconds()) * uint64(t.timescale) / uint64(time.Second)
+}
+
 // Close implements segment.Writer.
-func (fw *Writer) Close() error {
+func (fw *Writer) Close() error { return fw.CloseAt(0) }
+
+// CloseAt implements segment.Writer.
+func (fw *Writer) CloseAt(end time.Duration) error {
 	if fw.closed {
 		return nil
 	}
 	fw.closed = true
+	fw.end = end
 	return fw.flush(true)
 }
 
@@ -227,4 +247,9 @@ func (fw *Writer) Close() error {
 func (fw *Writer) Bytes() int64 { return fw.written }
 
 // Duration implements segment.Writer.
-func (fw *Writer) Duration() time.Duration { return fw.maxPTS }
+func (fw *Writer) Duration() time.Duration {
+	if fw.closed {
+		return max(fw.end, fw.maxPTS)
+	}
+	return fw.maxPTS
+}

@@ -39,6 +39,7 @@ type Writer struct {
 	cluster     *[]byte       // the cluster being written, reused; nil: borrowed from opts.Buffers
 	clusterPTS  time.Duration
 	maxPTS      time.Duration
+	end         time.Duration // where the file ends once closed
 	lastDur     time.Duration
 }
 
@@ -184,18 +185,23 @@ func (ww *Writer) flush() error {
 }
 
 // Close implements segment.Writer: the last cluster, then the Duration patched in place.
-func (ww *Writer) Close() error {
+func (ww *Writer) Close() error { return ww.CloseAt(0) }
+
+// CloseAt implements segment.Writer. WebM blocks carry no duration: only the segment's Duration
+// says where the file ends.
+func (ww *Writer) CloseAt(end time.Duration) error {
 	if ww.closed {
 		return nil
 	}
 	ww.closed = true
+	ww.end = max(end, ww.maxPTS+ww.lastDur)
 	if err := ww.flush(); err != nil {
 		return err
 	}
 	if ww.durationPos < 0 {
 		return nil
 	}
-	return PatchDuration(ww.w, ww.durationPos, ww.maxPTS+ww.lastDur, ww.written)
+	return PatchDuration(ww.w, ww.durationPos, ww.end, ww.written)
 }
 
 // PatchDuration overwrites the Duration float at pos with d and seeks back to end.
@@ -218,4 +224,9 @@ func PatchDuration(w io.WriteSeeker, pos int64, d time.Duration, end int64) erro
 func (ww *Writer) Bytes() int64 { return ww.written }
 
 // Duration implements segment.Writer.
-func (ww *Writer) Duration() time.Duration { return ww.maxPTS }
+func (ww *Writer) Duration() time.Duration {
+	if ww.closed {
+		return ww.end
+	}
+	return ww.maxPTS
+}
