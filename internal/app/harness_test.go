@@ -21,6 +21,7 @@ import (
 	"github.com/vigilrec/vigil/internal/media"
 	"github.com/vigilrec/vigil/internal/publish"
 	"github.com/vigilrec/vigil/internal/rtc"
+	"github.com/vigilrec/vigil/internal/testutil"
 	"github.com/vigilrec/vigil/internal/whip"
 )
 
@@ -100,10 +101,14 @@ func startServerLogging(t *testing.T, mutate func(*config.Config), log *slog.Log
 // waitFor polls cond every 50 ms until it holds or the deadline passes.
 func (s *testServer) waitFor(what string, timeout time.Duration, cond func() bool) {
 	s.t.Helper()
+	timeout = testutil.Scaled(timeout)
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			s.t.Fatalf("timed out after %s waiting for %s", timeout, what)
+			// What the server saw, so that a failure on a slow machine can be explained.
+			_, streams, _ := s.request(http.MethodGet, "/api/v1/streams", "", "")
+			_, recordings, _ := s.request(http.MethodGet, "/api/v1/recordings?limit=50", "", "")
+			s.t.Fatalf("timed out after %s waiting for %s\nstreams: %s\nrecordings: %s", timeout, what, streams, recordings)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vigilrec/vigil/internal/hub"
 	"github.com/vigilrec/vigil/internal/media"
+	"github.com/vigilrec/vigil/internal/testutil"
 )
 
 type closedSegments struct {
@@ -45,9 +46,8 @@ func TestNewSourceStartsNewSegment(t *testing.T) {
 		discardLogger())
 	status, err := m.Start("pulled", Options{Formats: Formats{}})
 	require.NoError(t, err)
-	for st.Snapshot().Subscribers == 0 { // the recording subscribes from its goroutine
-		time.Sleep(time.Millisecond)
-	}
+	// The recording subscribes from its goroutine.
+	testutil.WaitFor(t, "the recording to subscribe", 10*time.Second, func() bool { return st.Snapshot().Subscribers > 0 })
 
 	f := newFeeder(clip)
 	n := len(clip.packets)
@@ -104,9 +104,8 @@ func TestTrackCorrectedBeforeFirstPacket(t *testing.T) {
 		discardLogger())
 	status, err := m.Start("vp8", Options{Formats: Formats{}})
 	require.NoError(t, err)
-	for st.Snapshot().Subscribers == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	// The recording subscribes from its goroutine.
+	testutil.WaitFor(t, "the recording to subscribe", 10*time.Second, func() bool { return st.Snapshot().Subscribers > 0 })
 	st.SetTrack(0, clip.info)
 	f := newFeeder(clip)
 	for i := range len(clip.packets) {

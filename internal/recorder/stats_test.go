@@ -13,6 +13,7 @@ import (
 
 	"github.com/vigilrec/vigil/internal/hub"
 	"github.com/vigilrec/vigil/internal/media"
+	"github.com/vigilrec/vigil/internal/testutil"
 )
 
 // countingObserver records what the recorder reports of each write.
@@ -49,9 +50,8 @@ func TestStatsCountWrites(t *testing.T) {
 	m.SetWriteObserver(obs)
 	status, err := m.Start("cam", Options{Formats: Formats{}})
 	require.NoError(t, err)
-	for st.Snapshot().Subscribers == 0 { // the recording subscribes from its goroutine
-		time.Sleep(time.Millisecond)
-	}
+	// The recording subscribes from its goroutine.
+	testutil.WaitFor(t, "the recording to subscribe", 10*time.Second, func() bool { return st.Snapshot().Subscribers > 0 })
 	health, ok := m.StreamHealth("cam")
 	require.True(t, ok)
 	require.Zero(t, health)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/vigilrec/vigil/internal/hub"
 	"github.com/vigilrec/vigil/internal/media"
+	"github.com/vigilrec/vigil/internal/testutil"
 )
 
 type dirSink struct{ dir string }
@@ -64,9 +65,8 @@ func BenchmarkStopRecordings(b *testing.B) {
 				b.Fatal(err)
 			}
 			ids[i] = status.ID
-			for st.Snapshot().Subscribers == 0 { // the recording subscribes from its goroutine
-				time.Sleep(time.Millisecond)
-			}
+			// The recording subscribes from its goroutine.
+			testutil.WaitFor(b, "the recording to subscribe", 10*time.Second, func() bool { return st.Snapshot().Subscribers > 0 })
 		}
 		// Two seconds of media (one GOP) into every stream, then wait until each recording has
 		// written a fragment, so its segment is open and holding media.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vigilrec/vigil/internal/hub"
 	"github.com/vigilrec/vigil/internal/media"
+	"github.com/vigilrec/vigil/internal/testutil"
 )
 
 // avPacket is one packet of a synthetic publisher, before impairment.
@@ -72,9 +73,8 @@ func recordPackets(t *testing.T, clip *rtpClip, packets []avPacket, log *slog.Lo
 	}
 	status, err := m.Start("lossy", opt)
 	require.NoError(t, err)
-	for st.Snapshot().Subscribers == 0 { // the recording subscribes from its goroutine
-		time.Sleep(time.Millisecond)
-	}
+	// The recording subscribes from its goroutine.
+	testutil.WaitFor(t, "the recording to subscribe", 10*time.Second, func() bool { return st.Snapshot().Subscribers > 0 })
 	for _, p := range packets {
 		st.Write(p.pkt)
 	}

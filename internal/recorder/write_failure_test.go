@@ -14,6 +14,7 @@ import (
 
 	"github.com/vigilrec/vigil/internal/hub"
 	"github.com/vigilrec/vigil/internal/media"
+	"github.com/vigilrec/vigil/internal/testutil"
 )
 
 // failingFile fails its nth write with ENOSPC, as a full disk does.
@@ -67,9 +68,8 @@ func TestWriteFailureDoesNotEndRecording(t *testing.T) {
 		status, err := m.Start(st.Name(), Options{})
 		require.NoError(t, err)
 		ids[st.Name()] = status.ID
-		for st.Snapshot().Subscribers == 0 {
-			time.Sleep(time.Millisecond)
-		}
+		// The recording subscribes from its goroutine.
+		testutil.WaitFor(t, "the recording to subscribe", 10*time.Second, func() bool { return st.Snapshot().Subscribers > 0 })
 	}
 	// Three passes of the clip (12 s, six keyframes), with arrival times matching RTP time.
 	start := time.Now()
@@ -86,7 +86,7 @@ func TestWriteFailureDoesNotEndRecording(t *testing.T) {
 			}
 		}
 	}
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(testutil.Scaled(20 * time.Second))
 	for {
 		a, _ := m.Get(ids["full-a"])
 		if a.Segments >= 2 && a.State == StateRecording {
