@@ -294,3 +294,24 @@ func TestDownloadIsNamedAfterTheFile(t *testing.T) {
 	require.Equal(t, "video/webm", hdr.Get("Content-Type"))
 	require.Equal(t, "/rec/cam_2026-11-25_1.webm", body)
 }
+
+// "off" is how answers spell no rotation; requests may say "off" or "0" (Web Call Server's way).
+func TestRotationOffSpellings(t *testing.T) {
+	n := newNativeServer(t)
+	for i, rotation := range []string{"off", "0", "20s"} {
+		status, body, _ := n.do(t, http.MethodPost, "/api/v1/streams/cam/recording", `{"rotation":"`+rotation+`"}`)
+		require.Equal(t, http.StatusCreated, status, body)
+		var rec recordingJSON
+		require.NoError(t, json.Unmarshal([]byte(body), &rec))
+		n.rec.mu.Lock()
+		got := n.rec.started[i].Rotation
+		n.rec.mu.Unlock()
+		if rotation == "20s" {
+			require.Equal(t, recorder.Rotation{Duration: 20 * time.Second}, got)
+			require.Equal(t, "20s", rec.Rotation)
+			continue
+		}
+		require.Zero(t, got, rotation)
+		require.Equal(t, "off", rec.Rotation, rotation)
+	}
+}
