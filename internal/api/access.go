@@ -42,6 +42,7 @@ func grantOf(r *http.Request) auth.Grant {
 
 // handle registers h behind the access check of acc.
 func (s *Server) handle(pattern string, acc access, h http.HandlerFunc) {
+	s.patterns = append(s.patterns, pattern)
 	if acc.public || s.deps.Auth == nil {
 		s.mux.HandleFunc(pattern, h)
 		return

@@ -14,6 +14,9 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -88,6 +91,8 @@ type Server struct {
 	mux   *http.ServeMux
 	ready atomic.Bool
 	rates *offerRates
+	// patterns are the routes registered, in order (the tests check every one that takes a body).
+	patterns []string
 }
 
 // New builds the handler. SetReady(true) once the server accepts media.
@@ -224,11 +229,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // decodeJSON reads an optional JSON body into v: an empty body leaves v as it is. A body must
 // come as application/json (a cross-site form or text/plain post cannot pass for one). Unknown
-// fields are ignored (the Web Call Server endpoints, which scripts fill with extra fields).
+// fields and anything after the object are ignored (the Web Call Server endpoints, which scripts
+// fill with extra fields).
 func decodeJSON(r *http.Request, v any) error { return decodeBody(r, v, false) }
 
-// decodeStrictJSON is decodeJSON refusing unknown fields, so a typo ("rotaton") is an error and
-// not a setting silently left out.
+// decodeStrictJSON is decodeJSON for the native API: the body must be one JSON object whose keys
+// are all fields of v, spelled exactly, with values of the fields' types, and nothing may follow
+// it. A typo ("rotaton") is then an error and not a setting silently left out.
 func decodeStrictJSON(r *http.Request, v any) error { return decodeBody(r, v, true) }
 
 func decodeBody(r *http.Request, v any, strict bool) error {
@@ -247,14 +254,103 @@ func decodeBody(r *http.Request, v any, strict bool) error {
 		return &httpError{status: http.StatusUnsupportedMediaType,
 			msg: fmt.Sprintf("the body must be JSON sent with Content-Type: application/json (got %q)", ct)}
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if strict {
-		dec.DisallowUnknownFields()
+	if !strict {
+		if err := json.NewDecoder(bytes.NewReader(body)).Decode(v); err != nil {
+			return badJSON(err)
+		}
+		return nil
 	}
-	if err := dec.Decode(v); err != nil {
-		return &httpError{status: http.StatusBadRequest, msg: "invalid JSON body: " + strings.TrimPrefix(err.Error(), "json: ")}
+	return decodeObject(body, v)
+}
+
+// decodeObject decodes body, one JSON object, into the struct v points to, refusing keys that
+// are not v's fields (every one of them is named, with the fields there are), values of the
+// wrong type, and trailing data.
+func decodeObject(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var fields map[string]json.RawMessage
+	if err := dec.Decode(&fields); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return &httpError{status: http.StatusBadRequest, msg: "invalid JSON body: the body must be a JSON object, not " + typeErr.Value}
+		}
+		return badJSON(err)
+	}
+	if fields == nil {
+		return &httpError{status: http.StatusBadRequest, msg: "invalid JSON body: the body must be a JSON object, not null"}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return &httpError{status: http.StatusBadRequest, msg: "invalid JSON body: trailing data after the JSON object"}
+	}
+	known := jsonFields(v)
+	var unknown []string
+	for k := range fields {
+		if !slices.Contains(known, k) {
+			unknown = append(unknown, strconv.Quote(k))
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		word := "field"
+		if len(unknown) > 1 {
+			word = "fields"
+		}
+		return &httpError{status: http.StatusBadRequest, msg: fmt.Sprintf("invalid JSON body: unknown %s %s (the fields are %s)",
+			word, strings.Join(unknown, ", "), strings.Join(known, ", "))}
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return badJSON(err)
 	}
 	return nil
+}
+
+// badJSON is the 400 of a body that does not decode, naming the field of a value of the wrong
+// type (and not the Go type that holds it).
+func badJSON(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) && typeErr.Field != "" {
+		return &httpError{status: http.StatusBadRequest, msg: fmt.Sprintf("invalid JSON body: field %q: %s is not %s",
+			typeErr.Field, typeErr.Value, jsonKind(typeErr.Type))}
+	}
+	return &httpError{status: http.StatusBadRequest, msg: "invalid JSON body: " + strings.TrimPrefix(err.Error(), "json: ")}
+}
+
+// jsonKind names a Go type as JSON calls its values.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	}
+	return "of the right type"
+}
+
+// jsonFields lists the JSON names of the fields of the struct v points to, in order.
+func jsonFields(v any) []string {
+	t := reflect.TypeOf(v).Elem()
+	var out []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case name == "-" || !f.IsExported():
+			continue
+		case name == "":
+			name = f.Name
+		}
+		out = append(out, name)
+	}
+	return out
 }
 
 func isJSON(contentType string) bool {

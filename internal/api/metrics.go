@@ -19,6 +19,7 @@ func (s *Server) metricsRoutes() {
 	if s.deps.Metrics == nil {
 		return
 	}
+	s.patterns = append(s.patterns, "GET /metrics")
 	s.mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		if s.deps.Auth != nil && !s.deps.Auth.MetricsAllowed(r) {
 			s.unauthorized(w, r, errors.New("/metrics needs the metrics token or a token with scope admin"))

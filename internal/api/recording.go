@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -140,10 +142,13 @@ func (s *Server) recordingOptions(stream, format, rotation, template string) (re
 				break
 			}
 		}
+		if video == "" {
+			return opts, fmt.Errorf("%w: format %q: the format is chosen by the video codec, and stream %s has no video track",
+				recorder.ErrBadOptions, format, stream)
+		}
 		f, err := recorder.ParseFormats(string(video) + "-" + strings.ToLower(format))
-		if video == "" || err != nil {
-			return opts, fmt.Errorf("%w: format %q does not fit this stream (video %q); use mp4 or webm",
-				recorder.ErrBadOptions, format, video)
+		if err != nil {
+			return opts, fmt.Errorf("%w: %s", recorder.ErrBadOptions, formatAdvice(video, format))
 		}
 		merged := recorder.Formats{}
 		for k, v := range opts.Formats {
@@ -153,6 +158,41 @@ func (s *Server) recordingOptions(stream, format, rotation, template string) (re
 		opts.Formats = merged
 	}
 	return opts, nil
+}
+
+// formatAdvice says why format does not fit a stream of video codec and which formats do.
+func formatAdvice(video media.Codec, format string) string {
+	var fits []string
+	for _, c := range []string{"mp4", "webm"} {
+		if _, err := recorder.ParseFormats(string(video) + "-" + c); err == nil {
+			fits = append(fits, c)
+		}
+	}
+	use := strings.Join(fits, " or ")
+	name := codecName(video)
+	lower := strings.ToLower(format)
+	if lower != "mp4" && lower != "webm" {
+		return fmt.Sprintf("format %q: use %s (this stream's video is %s)", format, use, name)
+	}
+	return fmt.Sprintf("%s cannot be recorded in %s; use %s", name, containerName(lower), use)
+}
+
+// codecName is a video codec as people write it.
+func codecName(c media.Codec) string {
+	switch c {
+	case media.H264:
+		return "H.264"
+	case media.H265:
+		return "H.265"
+	}
+	return strings.ToUpper(string(c))
+}
+
+func containerName(format string) string {
+	if format == "webm" {
+		return "WebM"
+	}
+	return "MP4"
 }
 
 func (s *Server) handleStartRecording(w http.ResponseWriter, r *http.Request) {
@@ -219,10 +259,9 @@ func (s *Server) handleListRecordings(w http.ResponseWriter, r *http.Request) {
 			msg: "the token of " + g.Who + " covers some streams only: list one with ?stream=NAME"})
 		return
 	}
-	for _, st := range strings.Split(q.Get("state"), ",") {
-		if st != "" {
-			f.States = append(f.States, catalog.State(st))
-		}
+	if f.States, err = queryStates(q.Get("state")); err != nil {
+		writeError(w, r, s.deps.Log, err)
+		return
 	}
 	list, total, err := s.deps.Recordings.List(f)
 	if err != nil {
@@ -233,6 +272,33 @@ func (s *Server) handleListRecordings(w http.ResponseWriter, r *http.Request) {
 		list[i].Path = filepath.Base(list[i].Path)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"recordings": list, "total": total, "offset": f.Offset, "limit": f.Limit})
+}
+
+// segmentStates are the states of a segment, in its life's order. A deleted segment stays listed:
+// the catalog keeps it as the record of what was recorded and why it went.
+var segmentStates = []catalog.State{catalog.StateRecording, catalog.StateClosed, catalog.StateRecovered, catalog.StateDeleted}
+
+// queryStates reads ?state=closed,deleted; empty: every state.
+func queryStates(v string) ([]catalog.State, error) {
+	if v == "" {
+		return segmentStates, nil
+	}
+	var out []catalog.State
+	for _, st := range strings.Split(v, ",") {
+		st = strings.TrimSpace(st)
+		if st == "" {
+			continue
+		}
+		if !slices.Contains(segmentStates, catalog.State(st)) {
+			return nil, &httpError{status: http.StatusBadRequest,
+				msg: fmt.Sprintf("state %q: use recording, closed, recovered or deleted (comma-separated)", st)}
+		}
+		out = append(out, catalog.State(st))
+	}
+	if len(out) == 0 {
+		return segmentStates, nil
+	}
+	return out, nil
 }
 
 func queryTime(v string) (time.Time, error) {
@@ -259,8 +325,6 @@ func queryInt(v string, def int) (int, error) {
 	return n, nil
 }
 
-// handleDownloadRecording serves a segment file with HTTP Range support, from the local disk or,
-// for an offloaded segment, from S3.
 // segmentAllowed looks up segment id and checks the request's grant covers its stream for scope;
 // otherwise it answers (404 or 403) and reports false.
 func (s *Server) segmentAllowed(w http.ResponseWriter, r *http.Request, scope auth.Scope) bool {
@@ -272,6 +336,8 @@ func (s *Server) segmentAllowed(w http.ResponseWriter, r *http.Request, scope au
 	return s.allowStream(w, r, scope, seg.Stream)
 }
 
+// handleDownloadRecording serves a segment file with HTTP Range support, from the local disk or,
+// for an offloaded segment, from S3.
 func (s *Server) handleDownloadRecording(w http.ResponseWriter, r *http.Request) {
 	if !s.segmentAllowed(w, r, auth.Record) {
 		return
@@ -287,7 +353,10 @@ func (s *Server) handleDownloadRecording(w http.ResponseWriter, r *http.Request)
 		ctype = "video/webm"
 	}
 	w.Header().Set("Content-Type", ctype)
-	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name))
+	// The segment's own file name, so that `curl -OJ` and browsers save it under that name and
+	// not under its id.
+	name = filepath.Base(name)
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
 	http.ServeContent(w, r, name, mod, body)
 }
 

@@ -69,7 +69,7 @@ type RecordConfig struct {
 	// Formats maps video codecs to containers, like record_formats: "h264-mp4,vp8-webm".
 	Formats string `yaml:"formats"`
 	// Rotation cuts recordings into segments: a duration ("20s", or "20" for seconds), a size
-	// ("10M"), or "0" for one file per recording.
+	// ("10M"), or "off" (also "0") for one file per recording.
 	Rotation string `yaml:"rotation"`
 	// Template names segment files; placeholders are listed in docs/recording.md.
 	Template string `yaml:"template"`
@@ -266,7 +266,7 @@ func Default() Config {
 		},
 		Hub: HubConfig{QueuePackets: 2048, KeyframeInterval: Duration(500 * time.Millisecond)},
 		Record: RecordConfig{
-			Auto: "none", Streams: []string{}, Formats: "h264-mp4,vp8-webm", Rotation: "0",
+			Auto: "none", Streams: []string{}, Formats: "h264-mp4,vp8-webm", Rotation: "off",
 			Template: "{streamName}_{startTime}_{segment}", FileMode: "0640", DirMode: "0750", Preroll: true, Grace: Duration(10 * time.Second),
 			Fragment: Duration(time.Second), Fsync: "close", FsyncInterval: Duration(5 * time.Second),
 			HookTimeout: Duration(60 * time.Second),

@@ -105,13 +105,15 @@ func (m *Metrics) WriteObserver() recorder.WriteObserver {
 	return m.latency
 }
 
-// Handler serves the registry in the Prometheus exposition formats. A collector that fails is
+// Handler serves the registry in the format the scraper asks for in Accept: the Prometheus text
+// format, OpenMetrics (which carries exemplars and units) or protobuf. A collector that fails is
 // logged and the rest is still served.
 func Handler(g prometheus.Gatherer, log *slog.Logger) http.Handler {
 	return promhttp.HandlerFor(g, promhttp.HandlerOpts{
-		ErrorLog:      slogErrorLog{log},
-		ErrorHandling: promhttp.ContinueOnError,
-		Timeout:       10 * time.Second,
+		ErrorLog:          slogErrorLog{log},
+		ErrorHandling:     promhttp.ContinueOnError,
+		Timeout:           10 * time.Second,
+		EnableOpenMetrics: true,
 	})
 }
 

@@ -486,3 +486,45 @@ func TestRecorderLossSeries(t *testing.T) {
 		require.InDelta(t, want, got, 1e-9, name)
 	}
 }
+
+// A scraper that asks for OpenMetrics gets it, every family encoded; one that asks for nothing
+// gets the Prometheus text format.
+func TestHandlerNegotiatesOpenMetrics(t *testing.T) {
+	h := hub.New(hub.Config{})
+	newFeeder(t, h, "a").live(5 * time.Second)
+	reg := prometheus.NewRegistry()
+	_, err := New(reg, Config{}, allFeatures(Sources{Streams: h, Recorders: &fakeRecorders{}, Viewers: fakeViewers(1), Socket: fakeSocket{}}))
+	require.NoError(t, err)
+	handler := Handler(reg, slog.New(slog.DiscardHandler))
+
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	req.Header.Set("Accept", "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"+
+		"text/plain;version=0.0.4;q=0.5,*/*;q=0.1") // what Prometheus sends
+	handler.ServeHTTP(rec, req)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	require.True(t, strings.HasPrefix(rec.Header().Get("Content-Type"), "application/openmetrics-text"),
+		rec.Header().Get("Content-Type"))
+	body := rec.Body.String()
+	require.True(t, strings.HasSuffix(body, "# EOF\n"), "an OpenMetrics exposition ends with # EOF")
+	// OpenMetrics names a counter's family without _total and its sample with it.
+	require.Contains(t, body, "# TYPE vigil_upload_failures counter\nvigil_upload_failures_total 1.0\n")
+	require.Contains(t, body, "\nvigil_streams_in 1.0\n")
+	// Every family of vigil's own is named once (a counter X_total next to a gauge X would clash
+	// there; the Go runtime's go_memstats_alloc_bytes does, which Prometheus tolerates).
+	families := map[string]bool{}
+	for _, line := range strings.Split(body, "\n") {
+		if name, ok := strings.CutPrefix(line, "# TYPE "); ok && !strings.HasPrefix(name, "go_") {
+			name, _, _ = strings.Cut(name, " ")
+			require.False(t, families[name], "family %s twice", name)
+			families[name] = true
+		}
+	}
+
+	rec = httptest.NewRecorder()
+	handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.True(t, strings.HasPrefix(rec.Header().Get("Content-Type"), "text/plain; version=0.0.4"),
+		rec.Header().Get("Content-Type"))
+	require.NotContains(t, rec.Body.String(), "# EOF")
+}
