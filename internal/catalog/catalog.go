@@ -75,8 +75,8 @@ type Upload struct {
 	Key         string      `json:"key"`
 	Attempts    int         `json:"attempts"`
 	LastError   string      `json:"lastError,omitempty"`
-	NextAttempt time.Time   `json:"nextAttempt,omitempty"`
-	UploadedAt  time.Time   `json:"uploadedAt,omitempty"`
+	NextAttempt time.Time   `json:"nextAttempt,omitzero"`
+	UploadedAt  time.Time   `json:"uploadedAt,omitzero"`
 	ETag        string      `json:"etag,omitempty"`
 	SHA256      string      `json:"sha256,omitempty"`
 }

@@ -30,7 +30,7 @@ const (
 )
 
 // ParseRotation reads "20s", "2m" or Web Call Server's "20" (seconds), and "10M" (megabytes,
-// 10^6 bytes) or "512K". Empty, "0" and "off" mean no rotation. Durations run from 1 s to 7 days,
+// 10^6 bytes), "512K" or "300000B". Empty, "0" and "off" mean no rotation. Durations run from 1 s to 7 days,
 // sizes from 256 KiB to 1 TiB.
 func ParseRotation(s string) (Rotation, error) {
 	s = strings.TrimSpace(s)
@@ -54,7 +54,7 @@ func ParseRotation(s string) (Rotation, error) {
 	if d, err := time.ParseDuration(s); err == nil && d > 0 {
 		return duration(float64(d))
 	}
-	for suffix, mult := range map[string]float64{"K": 1e3, "M": 1e6, "G": 1e9, "KB": 1e3, "MB": 1e6, "GB": 1e9} {
+	for suffix, mult := range map[string]float64{"B": 1, "K": 1e3, "M": 1e6, "G": 1e9, "KB": 1e3, "MB": 1e6, "GB": 1e9} {
 		if num, ok := strings.CutSuffix(strings.ToUpper(s), suffix); ok {
 			if n, err := strconv.ParseFloat(num, 64); err == nil && n > 0 {
 				b := n * mult
@@ -73,6 +73,14 @@ func (r Rotation) String() string {
 	case r.Duration > 0:
 		return r.Duration.String()
 	case r.Bytes > 0:
+		switch {
+		case r.Bytes%1e9 == 0:
+			return strconv.FormatInt(r.Bytes/1e9, 10) + "G"
+		case r.Bytes%1e6 == 0:
+			return strconv.FormatInt(r.Bytes/1e6, 10) + "M"
+		case r.Bytes%1e3 == 0:
+			return strconv.FormatInt(r.Bytes/1e3, 10) + "K"
+		}
 		return strconv.FormatInt(r.Bytes, 10) + "B"
 	}
 	return "off"

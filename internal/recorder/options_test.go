@@ -27,20 +27,24 @@ func TestParseRotation(t *testing.T) {
 		{"1h30m", Rotation{Duration: 90 * time.Minute}, "1h30m0s"},
 		{"1s", Rotation{Duration: time.Second}, "1s"},
 		{"168h", Rotation{Duration: 168 * time.Hour}, "168h0m0s"},
-		{"300K", Rotation{Bytes: 300e3}, "300000B"},
-		{"10M", Rotation{Bytes: 10e6}, "10000000B"},
-		{"10MB", Rotation{Bytes: 10e6}, "10000000B"},
-		{"512K", Rotation{Bytes: 512e3}, "512000B"},
-		{"512k", Rotation{Bytes: 512e3}, "512000B"},
-		{"512KB", Rotation{Bytes: 512e3}, "512000B"},
-		{"1.5G", Rotation{Bytes: 1.5e9}, "1500000000B"},
-		{"2GB", Rotation{Bytes: 2e9}, "2000000000B"},
+		{"300K", Rotation{Bytes: 300e3}, "300K"},
+		{"10M", Rotation{Bytes: 10e6}, "10M"},
+		{"10MB", Rotation{Bytes: 10e6}, "10M"},
+		{"512K", Rotation{Bytes: 512e3}, "512K"},
+		{"512k", Rotation{Bytes: 512e3}, "512K"},
+		{"512KB", Rotation{Bytes: 512e3}, "512K"},
+		{"1.5G", Rotation{Bytes: 1.5e9}, "1500M"},
+		{"2GB", Rotation{Bytes: 2e9}, "2G"},
+		{"300001B", Rotation{Bytes: 300001}, "300001B"},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			got, err := ParseRotation(tc.in)
 			require.NoError(t, err)
 			require.Equal(t, tc.want, got)
 			require.Equal(t, tc.str, got.String())
+			again, err := ParseRotation(got.String())
+			require.NoError(t, err, "what String says must read back")
+			require.Equal(t, got, again)
 		})
 	}
 }
