@@ -80,7 +80,7 @@ func TestBadConfigs(t *testing.T) {
 	for _, tc := range []struct {
 		name, yaml, want string
 	}{
-		{"unknown key", "htp: :80\n", "field htp not found"},
+		{"unknown key", "htp: :80\n", "bad.yaml:1: htp: unknown key (did you mean http?)"},
 		{"bad duration", "shutdown_grace: soon\n", "not a duration"},
 		{"bad size", "udp_receive_buffer: lots\n", "not a size"},
 		{"bad address", "http: nowhere\n", "http: \"nowhere\" is not a host:port"},

@@ -44,7 +44,7 @@ func TestBadPulls(t *testing.T) {
 		{"no remote with a base URL", "pulls: [{source: 'http://a:8081', local: x}]\n", "pulls[0].remote"},
 		{"qty", "pulls: [{source: 'http://a:8081', remote: cam, qty: 5000}]\n", "pulls[0].qty"},
 		{"no names", "pulls: [{source: 'http://a:8889/x/whep'}]\n", "pulls[0].local"},
-		{"unknown field", "pulls: [{source: 'http://a:8081', remote: cam, count: 2}]\n", "field count not found"},
+		{"unknown field", "pulls: [{source: 'http://a:8081', remote: cam, count: 2}]\n", "bad.yaml:1: pulls[0].count: unknown key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "bad.yaml")

@@ -1,0 +1,96 @@
+package config
+
+import (
+	"embed"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"strconv"
+	"strings"
+)
+
+// The settings' help is their fields' doc comments, read from the source compiled into the
+// binary: one text to keep true, and a help that cannot drift from it.
+//
+//go:embed config.go auth.go
+var sources embed.FS
+
+// Doc is the doc comment of the setting's field, on one line. A field without a comment of its
+// own shares the one of the field before it ("FileMode and DirMode are …").
+func (s Setting) Doc() string {
+	return fieldDocs()[s.owner.Name()+"."+s.field]
+}
+
+// Help is the setting's one-line help: the first sentence of its doc, its default and its
+// variable, e.g. "the listen address of the HTTP server: … (default :8081; env VIGIL_HTTP)".
+func (s Setting) Help() string {
+	def := s.String()
+	if def == "" {
+		def = `""`
+	}
+	return summary(s.Doc()) + " (default " + def + "; env " + s.Env() + ")"
+}
+
+// fieldDocs maps "Type.Field" to the field's doc comment for the structs of the embedded
+// sources. Parsing them takes about a millisecond, only when help is asked for.
+func fieldDocs() map[string]string {
+	docs := map[string]string{}
+	fset := token.NewFileSet()
+	for _, name := range []string{"config.go", "auth.go"} {
+		src, err := sources.ReadFile(name)
+		if err != nil {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, src, parser.ParseComments)
+		if err != nil {
+			continue
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			ts, ok := n.(*ast.TypeSpec)
+			if !ok {
+				return true
+			}
+			st, ok := ts.Type.(*ast.StructType)
+			if !ok {
+				return false
+			}
+			prev := ""
+			for _, field := range st.Fields.List {
+				doc := strings.Join(strings.Fields(field.Doc.Text()), " ")
+				if doc == "" {
+					doc = prev
+				}
+				for _, id := range field.Names {
+					docs[ts.Name.Name+"."+id.Name] = doc
+				}
+				prev = doc
+			}
+			return false
+		})
+	}
+	return docs
+}
+
+// summary is the first sentence of a doc comment without its subject: "HTTP is the listen
+// address …" becomes "the listen address …".
+func summary(doc string) string {
+	if i := strings.Index(doc, ". "); i >= 0 {
+		doc = doc[:i]
+	}
+	doc = strings.TrimSuffix(doc, ".")
+	words := strings.SplitN(doc, " ", 4)
+	isName := func(w string) bool {
+		return w != "" && strings.ToUpper(w[:1]) == w[:1] && strconv.QuoteToASCII(w) == `"`+w+`"`
+	}
+	switch {
+	case len(words) == 4 && isName(words[0]) && words[1] == "and" && isName(words[2]):
+		doc = words[3] // "Cert and Key are PEM files" → "are PEM files"
+	case len(words) > 1 && isName(words[0]):
+		doc = strings.Join(words[1:], " ")
+	}
+	for _, verb := range []string{"is ", "are "} {
+		doc = strings.TrimPrefix(doc, verb)
+	}
+	doc = strings.TrimPrefix(doc, ", ")
+	return doc
+}
