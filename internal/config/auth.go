@@ -1,9 +1,11 @@
 package config
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"path"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -86,11 +88,16 @@ func (a AuthConfig) problems() []error {
 		if t.Name == "" {
 			errs = append(errs, fmt.Errorf("auth.tokens[%d].name: required", i))
 		}
-		if len(t.SHA256) != 64 {
+		if _, err := hex.DecodeString(t.SHA256); err != nil || len(t.SHA256) != 64 {
 			errs = append(errs, fmt.Errorf("auth.tokens[%d].sha256: must be the 64 hex digits of the token's SHA-256 (vigil token makes one)", i))
 		}
 		if len(t.Scopes) == 0 {
 			errs = append(errs, fmt.Errorf("auth.tokens[%d].scopes: give at least one of publish, read, record, admin", i))
+		}
+		for _, p := range t.Streams {
+			if _, err := path.Match(p, ""); err != nil {
+				errs = append(errs, fmt.Errorf("auth.tokens[%d].streams: %q is not a pattern such as cam-*: %w", i, p, err))
+			}
 		}
 		for _, s := range t.Scopes {
 			if !oneOf(s, "publish", "read", "record", "admin") {
@@ -98,7 +105,7 @@ func (a AuthConfig) problems() []error {
 			}
 		}
 	}
-	if a.MetricsTokenSHA256 != "" && len(a.MetricsTokenSHA256) != 64 {
+	if _, err := hex.DecodeString(a.MetricsTokenSHA256); err != nil || len(a.MetricsTokenSHA256) != 64 && a.MetricsTokenSHA256 != "" {
 		errs = append(errs, fmt.Errorf("auth.metrics_token_sha256: must be 64 hex digits"))
 	}
 	return errs

@@ -355,7 +355,6 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s: %s must not be negative (0 is no bound)", s.Key(), s.String()))
 		}
 	}
-	errs = append(errs, c.Pulls.problems()...)
 	return errors.Join(errs...)
 }
 

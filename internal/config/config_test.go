@@ -37,6 +37,7 @@ func TestEverySettingDocumented(t *testing.T) {
 		require.Contains(t, string(example), leaf+":", "config.example.yaml lacks %s", s.Key())
 		require.Contains(t, string(docs), "`"+s.Key()+"`", "docs/configuration.md lacks %s", s.Key())
 		require.Contains(t, string(docs), s.Env(), "docs/configuration.md lacks %s", s.Env())
+		require.Contains(t, string(docs), "`--"+s.Flag()+"`", "docs/configuration.md lacks --%s", s.Flag())
 	}
 }
 
@@ -116,4 +117,87 @@ func TestMarshalRoundTrip(t *testing.T) {
 	c.HTTP = "changed"
 	require.NoError(t, ApplyYAML(&c, out, "printed"))
 	require.Equal(t, Default(), c)
+}
+
+// Every setting's flag help comes from its field's doc comment: none may be missing, and the
+// subject of the sentence is left out.
+func TestEverySettingHasHelp(t *testing.T) {
+	def := Default()
+	for _, s := range Settings(&def) {
+		require.NotEmpty(t, s.Doc(), "%s has no doc comment", s.Key())
+		help := s.Help()
+		require.NotContains(t, help, "\n", s.Key())
+		require.True(t, strings.HasSuffix(help, "; env "+s.Env()+")"), "%s: %q", s.Key(), help)
+		require.False(t, strings.HasPrefix(help, s.field), "%s: %q keeps its subject", s.Key(), help)
+	}
+	var rotation, grace Setting
+	for _, s := range Settings(&def) {
+		switch s.Key() {
+		case "record.rotation":
+			rotation = s
+		case "record.grace":
+			grace = s
+		}
+	}
+	require.Equal(t, `cuts recordings into segments: a duration ("20s", or "20" for seconds), a size ("10M"), or "0" for one file per recording (default 0; env VIGIL_RECORD_ROTATION)`, rotation.Help())
+	require.Equal(t, "duration", grace.Type())
+}
+
+// A file's every unknown key and bad value is reported at once, each with its line and path.
+func TestYAMLReportsEveryProblem(t *testing.T) {
+	c := Default()
+	err := ApplyYAML(&c, []byte(`http: 127.0.0.1:9000
+sesions:
+  connect_timeout: 5s
+record:
+  rotaton: 10s
+  grace: later
+  streams: [a, [b]]
+auth:
+  tokens:
+    - {name: a, sha: x}
+limits: 3
+`), "f.yaml")
+	require.Error(t, err)
+	require.Equal(t, []string{
+		"f.yaml:2: sesions: unknown key (did you mean sessions?)",
+		"f.yaml:5: record.rotaton: unknown key (did you mean record.rotation?)",
+		`f.yaml:6: record.grace: "later" is not a duration such as 10s or 500ms`,
+		"f.yaml:7: record.streams[1]: expected a text value, got a list",
+		"f.yaml:10: auth.tokens[0].sha: unknown key (known keys here: name, sha256, scopes, streams)",
+		`f.yaml:11: limits: expected a mapping of keys, got "3"`,
+	}, strings.Split(err.Error(), "\n"))
+	require.Equal(t, "127.0.0.1:9000", c.HTTP, "good values are applied")
+	require.Equal(t, Default().Record.Grace, c.Record.Grace, "a bad value keeps the one before")
+
+	c = Default()
+	require.ErrorContains(t, ApplyYAML(&c, []byte("http: [\n"), "f.yaml"), "f.yaml: yaml: line")
+}
+
+func TestClosestKey(t *testing.T) {
+	known := []string{"min_free", "hard_floor", "policy", "check_interval", "max_age"}
+	require.Equal(t, "min_free", closest("minfree", known))
+	require.Equal(t, "policy", closest("polcy", known))
+	require.Equal(t, "max_age", closest("max-age", known))
+	require.Empty(t, closest("webhooks", known), "too far from every key to be a typo")
+	require.Equal(t, 3, levenshtein("kitten", "sitting"))
+	require.Equal(t, 0, levenshtein("", ""))
+}
+
+// Variables and flags name the setting of a bad value; every one is reported.
+func TestEnvAndFlagProblemsNameTheirKey(t *testing.T) {
+	env := map[string]string{"VIGIL_HUB_QUEUE_PACKETS": "many", "VIGIL_RECORD_PREROLL": "maybe"}
+	var fv FlagValues
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fv.Register(fs)
+	require.NoError(t, fs.Parse([]string{"--disk-max-bytes", "lots", "--udp", ":70000"}))
+	_, err := Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok }, &fv)
+	var problems Problems
+	require.ErrorAs(t, err, &problems)
+	require.Len(t, problems, 4, err.Error())
+	for _, want := range []string{`VIGIL_HUB_QUEUE_PACKETS (hub.queue_packets): "many" is not a whole number`,
+		`VIGIL_RECORD_PREROLL (record.preroll): "maybe" is not true or false`,
+		`--disk-max-bytes (disk.max_bytes): "lots" is not a size`, `udp: ":70000": the port must be from 0 to 65535`} {
+		require.Contains(t, err.Error(), want)
+	}
 }
