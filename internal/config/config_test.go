@@ -201,3 +201,43 @@ func TestEnvAndFlagProblemsNameTheirKey(t *testing.T) {
 		require.Contains(t, err.Error(), want)
 	}
 }
+
+// The defaults in docs/configuration.md's tables are the built-in ones.
+func TestDocumentedDefaults(t *testing.T) {
+	docs, err := os.ReadFile(repoFile(t, "docs/configuration.md"))
+	require.NoError(t, err)
+	def := Default()
+	byKey := map[string]Setting{}
+	for _, s := range Settings(&def) {
+		byKey[s.Key()] = s
+	}
+	checked := 0
+	for _, line := range strings.Split(string(docs), "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 6 || !strings.HasPrefix(strings.TrimSpace(cells[1]), "`") {
+			continue
+		}
+		s, ok := byKey[strings.Trim(strings.TrimSpace(cells[1]), "`")]
+		if !ok {
+			continue
+		}
+		doc := strings.TrimSpace(cells[4])
+		if doc == "empty" || strings.HasPrefix(doc, "empty ") {
+			require.Contains(t, []string{"", "[]"}, s.String(), "%s is documented empty", s.Key())
+			checked++
+			continue
+		}
+		if !strings.HasPrefix(doc, "`") {
+			continue // described in words ("host name")
+		}
+		other := Default()
+		for _, o := range Settings(&other) {
+			if o.Key() == s.Key() {
+				require.NoError(t, o.Set(strings.Trim(doc, "`")), s.Key())
+				require.Equal(t, s.String(), o.String(), "docs/configuration.md: default of %s", s.Key())
+			}
+		}
+		checked++
+	}
+	require.Greater(t, checked, len(byKey)*3/4, "the tables were not read")
+}
