@@ -172,6 +172,8 @@ limits: 3
 
 	c = Default()
 	require.ErrorContains(t, ApplyYAML(&c, []byte("http: [\n"), "f.yaml"), "f.yaml: yaml: line")
+	require.EqualError(t, ApplyYAML(&c, []byte("rotation: 10s\n"), "f.yaml"),
+		"f.yaml:1: rotation: unknown key (did you mean record.rotation?)")
 }
 
 func TestClosestKey(t *testing.T) {

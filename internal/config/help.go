@@ -17,22 +17,25 @@ var sources embed.FS
 
 // Doc is the doc comment of the setting's field, on one line. A field without a comment of its
 // own shares the one of the field before it ("FileMode and DirMode are …").
-func (s Setting) Doc() string {
-	return fieldDocs()[s.owner.Name()+"."+s.field]
-}
+func (s Setting) Doc() string { return s.doc(fieldDocs()) }
+
+func (s Setting) doc(docs map[string]string) string { return docs[s.owner.Name()+"."+s.field] }
 
 // Help is the setting's one-line help: the first sentence of its doc, its default and its
 // variable, e.g. "the listen address of the HTTP server: … (default :8081; env VIGIL_HTTP)".
-func (s Setting) Help() string {
+func (s Setting) Help() string { return s.help(fieldDocs()) }
+
+// help is Help with the doc comments already read, for many settings at once.
+func (s Setting) help(docs map[string]string) string {
 	def := s.String()
 	if def == "" {
 		def = `""`
 	}
-	return summary(s.Doc()) + " (default " + def + "; env " + s.Env() + ")"
+	return summary(s.doc(docs)) + " (default " + def + "; env " + s.Env() + ")"
 }
 
 // fieldDocs maps "Type.Field" to the field's doc comment for the structs of the embedded
-// sources. Parsing them takes about a millisecond, only when help is asked for.
+// sources. Parsing them takes about a millisecond.
 func fieldDocs() map[string]string {
 	docs := map[string]string{}
 	fset := token.NewFileSet()

@@ -176,8 +176,9 @@ func (f settingFlag) TypeName() string { return f.typ }
 // Register adds one flag per setting to fs, with the setting's help.
 func (fv *FlagValues) Register(fs *flag.FlagSet) {
 	def := Default()
+	docs := fieldDocs()
 	for _, s := range Settings(&def) {
-		fs.Var(settingFlag{fv: fv, name: s.Flag(), typ: s.Type()}, s.Flag(), s.Help())
+		fs.Var(settingFlag{fv: fv, name: s.Flag(), typ: s.Type()}, s.Flag(), s.help(docs))
 	}
 }
 

@@ -105,6 +105,8 @@ func (y *yamlOverlay) mapping(n *yaml.Node, v reflect.Value, key string) {
 			hint := "known keys here: " + strings.Join(known, ", ")
 			if best := closest(k.Value, known); best != "" {
 				hint = "did you mean " + strings.TrimPrefix(key+"."+best, ".") + "?"
+			} else if full := leafNamed(k.Value); key == "" && full != "" {
+				hint = "did you mean " + full + "?" // a nested key written at the top
 			}
 			y.fail(k, path, "unknown key (%s)", hint)
 			continue
@@ -168,4 +170,19 @@ func levenshtein(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// leafNamed is the one setting whose last key is name ("rotation": "record.rotation"), or "".
+func leafNamed(name string) string {
+	def := Default()
+	found := ""
+	for _, s := range Settings(&def) {
+		if s.Path[len(s.Path)-1] == name {
+			if found != "" {
+				return "" // several: no single guess
+			}
+			found = s.Key()
+		}
+	}
+	return found
 }
