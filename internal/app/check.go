@@ -22,8 +22,10 @@ func Check(cfg config.Config) error {
 	_, diskErr := guardConfig("", cfg.Disk)
 	_, pullErr := pullSpecs(cfg)
 	errs := []error{recErr, diskErr, pullErr}
-	if _, err := pull.NewManager(pull.Config{AllowedSources: cfg.Pull.AllowedSources}, nil, discard); err != nil {
-		errs = append(errs, fmt.Errorf("pull.allowed_sources: %w", err))
+	if len(cfg.Pull.AllowedSources) > 0 {
+		if _, err := pull.NewManager(pull.Config{AllowedSources: cfg.Pull.AllowedSources}, nil, discard); err != nil {
+			errs = append(errs, fmt.Errorf("pull.allowed_sources: %w", err))
+		}
 	}
 	// The tokens are checked by config.Validate; the key files only the authenticator reads.
 	if _, err := auth.New(auth.Config{PublicKeyFile: cfg.Auth.JWTPublicKeyFile, JWKSFile: cfg.Auth.JWTJWKSFile}); err != nil {
