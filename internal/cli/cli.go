@@ -101,7 +101,15 @@ func newFlagSet(name string, stdout, stderr io.Writer) *flag.FlagSet {
 			printHelp(stdout, fs)
 			return
 		}
-		fmt.Fprintf(stderr, "vigil %s: %s (see vigil %s -h)\n", name, strings.TrimSpace(msg.String()), name)
+		problem := strings.TrimSpace(msg.String())
+		if unknown, ok := strings.CutPrefix(problem, "flag provided but not defined: -"); ok {
+			var names []string
+			fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+			if best := config.Closest(unknown, names); best != "" {
+				problem += " (did you mean -" + best + "?)"
+			}
+		}
+		fmt.Fprintf(stderr, "vigil %s: %s (see vigil %s -h)\n", name, problem, name)
 		msg.Reset()
 		if s, ok := stderr.(*cmdStderr); ok {
 			s.refused = true

@@ -180,6 +180,8 @@ func TestBadFlagIsOneLine(t *testing.T) {
 		{[]string{"token", "--foo"}, "vigil token: flag provided but not defined: -foo (see vigil token -h)\n"},
 		{[]string{"publish", "--count", "x"}, "vigil publish: invalid value \"x\" for flag -count: parse error (see vigil publish -h)\n"},
 		{[]string{"serve", "--http"}, "vigil serve: flag needs an argument: -http (see vigil serve -h)\n"},
+		{[]string{"serve", "--record-rotaton", "10s"},
+			"vigil serve: flag provided but not defined: -record-rotaton (did you mean -record-rotation?) (see vigil serve -h)\n"},
 	} {
 		code, out, errOut := run(tc.args...)
 		require.Equal(t, 2, code, tc.args)

@@ -176,12 +176,12 @@ limits: 3
 		"f.yaml:1: rotation: unknown key (did you mean record.rotation?)")
 }
 
-func TestClosestKey(t *testing.T) {
+func TestClosest(t *testing.T) {
 	known := []string{"min_free", "hard_floor", "policy", "check_interval", "max_age"}
-	require.Equal(t, "min_free", closest("minfree", known))
-	require.Equal(t, "policy", closest("polcy", known))
-	require.Equal(t, "max_age", closest("max-age", known))
-	require.Empty(t, closest("webhooks", known), "too far from every key to be a typo")
+	require.Equal(t, "min_free", Closest("minfree", known))
+	require.Equal(t, "policy", Closest("polcy", known))
+	require.Equal(t, "max_age", Closest("max-age", known))
+	require.Empty(t, Closest("webhooks", known), "too far from every key to be a typo")
 	require.Equal(t, 3, levenshtein("kitten", "sitting"))
 	require.Equal(t, 0, levenshtein("", ""))
 }

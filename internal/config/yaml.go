@@ -103,7 +103,7 @@ func (y *yamlOverlay) mapping(n *yaml.Node, v reflect.Value, key string) {
 		idx, ok := fields[k.Value]
 		if !ok {
 			hint := "known keys here: " + strings.Join(known, ", ")
-			if best := closest(k.Value, known); best != "" {
+			if best := Closest(k.Value, known); best != "" {
 				hint = "did you mean " + strings.TrimPrefix(key+"."+best, ".") + "?"
 			} else if full := leafNamed(k.Value); key == "" && full != "" {
 				hint = "did you mean " + full + "?" // a nested key written at the top
@@ -137,9 +137,10 @@ func yamlName(f reflect.StructField) string {
 	return name
 }
 
-// closest is the known key nearest to key in edit distance, or "" when none is near enough to be
-// a likely typo.
-func closest(key string, known []string) string {
+// Closest is the known name nearest to name in edit distance, or "" when none is near enough to
+// be a likely typo. It suggests keys, and flags on the command line.
+func Closest(name string, known []string) string {
+	key := name
 	best, bestD := "", -1
 	for _, k := range known {
 		if d := levenshtein(key, k); bestD < 0 || d < bestD {
