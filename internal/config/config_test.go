@@ -174,6 +174,14 @@ limits: 3
 	require.ErrorContains(t, ApplyYAML(&c, []byte("http: [\n"), "f.yaml"), "f.yaml: yaml: line")
 	require.EqualError(t, ApplyYAML(&c, []byte("rotation: 10s\n"), "f.yaml"),
 		"f.yaml:1: rotation: unknown key (did you mean record.rotation?)")
+	require.EqualError(t, ApplyYAML(&c, []byte("log:\n  level: debug\n  level: info\n"), "f.yaml"),
+		"f.yaml:3: log.level: given twice (first on line 2)")
+
+	// Anchors and merge keys work as YAML defines them.
+	c = Default()
+	require.NoError(t, ApplyYAML(&c, []byte("pulls:\n  - &p {source: 'http://a:8081', remote: cam}\n  - <<: *p\n    local: copy\n"), "f.yaml"))
+	require.Equal(t, Pulls{{Source: "http://a:8081", Remote: "cam"}, {Source: "http://a:8081", Remote: "cam", Local: "copy"}}, c.Pulls)
+
 }
 
 func TestClosest(t *testing.T) {

@@ -94,12 +94,31 @@ func (y *yamlOverlay) mapping(n *yaml.Node, v reflect.Value, key string) {
 		fields[name] = i
 		known = append(known, name)
 	}
+	seen := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
+		if k.Tag == "!!merge" { // "<<: *defaults"
+			if val.Kind == yaml.AliasNode && val.Alias != nil {
+				val = val.Alias
+			}
+			merged := []*yaml.Node{val}
+			if val.Kind == yaml.SequenceNode {
+				merged = val.Content
+			}
+			for _, m := range merged {
+				y.value(m, v, key)
+			}
+			continue
+		}
 		path := k.Value
 		if key != "" {
 			path = key + "." + k.Value
 		}
+		if line, dup := seen[k.Value]; dup {
+			y.fail(k, path, "given twice (first on line %d)", line)
+			continue
+		}
+		seen[k.Value] = k.Line
 		idx, ok := fields[k.Value]
 		if !ok {
 			hint := "known keys here: " + strings.Join(known, ", ")
