@@ -118,7 +118,7 @@ func newFlagSet(name string, stdout, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// synopses are the first lines of the subcommands' help.
+// synopsis starts the help of `vigil <name>`: its usage line and what it does.
 func synopsis(name string) string {
 	switch name {
 	case "serve":
