@@ -5,7 +5,6 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"strconv"
 	"strings"
 )
 
@@ -81,19 +80,12 @@ func summary(doc string) string {
 		doc = doc[:i]
 	}
 	doc = strings.TrimSuffix(doc, ".")
-	words := strings.SplitN(doc, " ", 4)
-	isName := func(w string) bool {
-		return w != "" && strings.ToUpper(w[:1]) == w[:1] && strconv.QuoteToASCII(w) == `"`+w+`"`
-	}
-	switch {
-	case len(words) == 4 && isName(words[0]) && words[1] == "and" && isName(words[2]):
-		doc = words[3] // "Cert and Key are PEM files" → "are PEM files"
-	case len(words) > 1 && isName(words[0]):
-		doc = strings.Join(words[1:], " ")
+	// Go doc comments start with the field's name: drop it, and the verb "is" or "are" after it.
+	if name, rest, ok := strings.Cut(doc, " "); ok && name[0] >= 'A' && name[0] <= 'Z' {
+		doc = rest
 	}
 	for _, verb := range []string{"is ", "are "} {
 		doc = strings.TrimPrefix(doc, verb)
 	}
-	doc = strings.TrimPrefix(doc, ", ")
 	return doc
 }
