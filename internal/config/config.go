@@ -62,9 +62,9 @@ type Config struct {
 
 // RecordConfig is how streams are recorded.
 type RecordConfig struct {
-	// Auto is the record policy: none (only on request), all, or match (names in Streams).
+	// Auto is the record policy: none (only on request), all, or match (names in streams).
 	Auto string `yaml:"auto"`
-	// Streams are glob patterns (path.Match) of names recorded when Auto is match.
+	// Streams are glob patterns (path.Match) of names recorded when auto is match.
 	Streams []string `yaml:"streams"`
 	// Formats maps video codecs to containers, like record_formats: "h264-mp4,vp8-webm".
 	Formats string `yaml:"formats"`
@@ -175,7 +175,7 @@ type LimitsConfig struct {
 	// OffersPerSecond rate-limits WHIP and WHEP offers per client address outside the trusted
 	// networks (429 beyond).
 	OffersPerSecond int `yaml:"offers_per_second"`
-	// OfferBurst is the burst of offers allowed above OffersPerSecond.
+	// OfferBurst is the burst of offers allowed above offers_per_second.
 	OfferBurst int `yaml:"offer_burst"`
 	// HTTPConnections caps the open HTTP connections; more wait to be accepted.
 	HTTPConnections int `yaml:"http_connections"`
