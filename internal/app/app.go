@@ -61,8 +61,12 @@ type App struct {
 }
 
 // New binds the HTTP and media ports and builds the components; unfinished segments left by a
-// crash are repaired before anything else.
+// crash are repaired before anything else. A configuration that Check refuses is refused before
+// anything is bound or created.
 func New(cfg config.Config, log *slog.Logger) (*App, error) {
+	if err := Check(cfg); err != nil {
+		return nil, err
+	}
 	store, cat, err := openRecordings(cfg, log)
 	if err != nil {
 		return nil, err
@@ -187,17 +191,22 @@ func openRecordings(cfg config.Config, log *slog.Logger) (*storage.Store, *catal
 	return store, cat, nil
 }
 
+// recorderConfig turns the record settings into the recorder's, reporting every bad one.
 func recorderConfig(c config.RecordConfig) (recorder.Config, error) {
+	var errs []error
 	formats, err := recorder.ParseFormats(c.Formats)
 	if err != nil {
-		return recorder.Config{}, fmt.Errorf("record.formats: %w", err)
+		errs = append(errs, fmt.Errorf("record.formats: %w", err))
 	}
 	rot, err := recorder.ParseRotation(c.Rotation)
 	if err != nil {
-		return recorder.Config{}, fmt.Errorf("record.rotation: %w", err)
+		errs = append(errs, fmt.Errorf("record.rotation: %w", err))
 	}
 	if err := recorder.ValidateTemplate(c.Template); err != nil {
-		return recorder.Config{}, fmt.Errorf("record.template: %w", err)
+		errs = append(errs, fmt.Errorf("record.template: %q: %w", c.Template, err))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return recorder.Config{}, err
 	}
 	return recorder.Config{Formats: formats, Rotation: rot, Template: c.Template, Preroll: c.Preroll,
 		Grace: c.Grace.D(), FragmentDuration: c.Fragment.D(), Auto: recorder.AutoMode(c.Auto),

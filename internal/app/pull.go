@@ -15,20 +15,9 @@ import (
 // newPulls builds the pull manager with the configured pulls, which it starts when it runs. A bad
 // or duplicated configured pull fails the start of the server.
 func newPulls(cfg config.Config, h *hub.Hub, log *slog.Logger) (*pull.Manager, error) {
-	var static []pull.Spec
-	seen := map[string]bool{}
-	for i, p := range cfg.Pulls {
-		specs, err := pull.Expand(p.Source, p.Remote, p.Local, p.Qty)
-		if err != nil {
-			return nil, fmt.Errorf("pulls[%d]: %w", i, err)
-		}
-		for _, sp := range specs {
-			if seen[sp.Local] {
-				return nil, fmt.Errorf("pulls[%d]: %w: %s is pulled twice", i, pull.ErrExists, sp.Local)
-			}
-			seen[sp.Local] = true
-		}
-		static = append(static, specs...)
+	static, err := pullSpecs(cfg)
+	if err != nil {
+		return nil, err
 	}
 	m, err := pull.NewManager(pull.Config{Static: static, AllowedSources: cfg.Pull.AllowedSources,
 		MaxPulls: cfg.Pull.MaxPulls}, h, log.With("component", "pull"))
@@ -36,6 +25,29 @@ func newPulls(cfg config.Config, h *hub.Hub, log *slog.Logger) (*pull.Manager, e
 		return nil, fmt.Errorf("pulls: %w", err)
 	}
 	return m, nil
+}
+
+// pullSpecs expands the configured pulls, reporting every bad one.
+func pullSpecs(cfg config.Config) ([]pull.Spec, error) {
+	var static []pull.Spec
+	var errs []error
+	seen := map[string]bool{}
+	for i, p := range cfg.Pulls {
+		specs, err := pull.Expand(p.Source, p.Remote, p.Local, p.Qty)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("pulls[%d]: %w", i, err))
+			continue
+		}
+		for _, sp := range specs {
+			if seen[sp.Local] {
+				errs = append(errs, fmt.Errorf("pulls[%d]: %w: %s is pulled twice", i, pull.ErrExists, sp.Local))
+				break
+			}
+			seen[sp.Local] = true
+		}
+		static = append(static, specs...)
+	}
+	return static, errors.Join(errs...)
 }
 
 // pullService gives the API the pull manager, and ends a terminated pull's recording with it.

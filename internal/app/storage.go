@@ -18,19 +18,23 @@ import (
 	"github.com/vigilrec/vigil/internal/webhook"
 )
 
-// guardConfig turns the disk settings into the guard's.
+// guardConfig turns the disk settings into the guard's, reporting every bad one.
 func guardConfig(dir string, c config.DiskConfig) (diskguard.Config, error) {
+	var errs []error
 	minFree, err := diskguard.ParseThreshold(c.MinFree)
 	if err != nil {
-		return diskguard.Config{}, fmt.Errorf("disk.min_free: %w", err)
+		errs = append(errs, fmt.Errorf("disk.min_free: %w", err))
 	}
 	floor, err := diskguard.ParseThreshold(c.HardFloor)
 	if err != nil {
-		return diskguard.Config{}, fmt.Errorf("disk.hard_floor: %w", err)
+		errs = append(errs, fmt.Errorf("disk.hard_floor: %w", err))
 	}
 	maxSegment, err := diskguard.ParseSegmentLimit(c.MaxSegment)
 	if err != nil {
-		return diskguard.Config{}, fmt.Errorf("disk.max_segment: %w", err)
+		errs = append(errs, fmt.Errorf("disk.max_segment: %w", err))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return diskguard.Config{}, err
 	}
 	return diskguard.Config{Dir: dir, MinFree: minFree, HardFloor: floor, Policy: diskguard.Policy(c.Policy),
 		Interval: c.CheckInterval.D(), MaxAge: c.MaxAge.D(), MaxBytes: int64(c.MaxBytes),

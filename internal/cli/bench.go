@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -20,7 +19,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(args) > 0 && args[0] == "compare" {
 		return runBenchCompare(args[1:], stdout)
 	}
-	cfg, err := parseBenchFlags(args, stderr)
+	cfg, err := parseBenchFlags(args, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -36,9 +35,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return err
 }
 
-func parseBenchFlags(args []string, stderr io.Writer) (bench.Config, error) {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func parseBenchFlags(args []string, stdout, stderr io.Writer) (bench.Config, error) {
+	fs := newFlagSet("bench", stdout, stderr)
 	var c bench.Config
 	var diskLimit config.ByteSize
 	var failOn, logLevel string

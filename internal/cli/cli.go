@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/vigilrec/vigil/internal/app"
 	"github.com/vigilrec/vigil/internal/config"
 )
 
@@ -32,25 +33,28 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, rest = args[0], args[1:]
 	}
+	if len(args) > 0 && oneOf(args[0], "-h", "-help", "--help") {
+		cmd = "help"
+	}
+	errOut := &cmdStderr{Writer: stderr}
 	var err error
 	switch cmd {
 	case "serve":
-		err = runServe(ctx, rest, stdout, stderr)
+		err = runServe(ctx, rest, stdout, errOut)
 	case "publish":
-		err = runPublish(ctx, rest, stdout, stderr)
+		err = runPublish(ctx, rest, stdout, errOut)
 	case "bench":
-		err = runBench(ctx, rest, stdout, stderr)
+		err = runBench(ctx, rest, stdout, errOut)
 	case "config":
-		err = runConfig(rest, stdout, stderr)
+		err = runConfig(rest, stdout, errOut)
 	case "token":
-		err = runToken(rest, stdout, stderr)
+		err = runToken(rest, stdout, errOut)
 	case "version":
 		fmt.Fprintf(stdout, "vigil %s (%s, %s/%s)\n", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	case "help", "-h", "--help":
+	case "help":
 		usage(stdout)
 	default:
-		fmt.Fprintf(stderr, "vigil: unknown command %q\n\n", cmd)
-		usage(stderr)
+		fmt.Fprintf(stderr, "vigil: unknown command %q (see vigil -h)\n", cmd)
 		return exitUsage
 	}
 	switch {
@@ -58,12 +62,108 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK
+	case errOut.refused:
+		return exitUsage // the flag set has said why, in one line
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(stderr, "vigil %s: %v\n", cmd, err)
 		return exitUsage
 	default:
 		fmt.Fprintf(stderr, "vigil %s: %v\n", cmd, err)
 		return exitError
+	}
+}
+
+func oneOf(s string, options ...string) bool {
+	for _, o := range options {
+		if s == o {
+			return true
+		}
+	}
+	return false
+}
+
+// cmdStderr is stderr as a subcommand sees it. Its flag set notes there that it refused the
+// command line (and said why, in one line), so Main exits with the usage code without saying it
+// twice: the subcommands return the flag package's errors as they are.
+type cmdStderr struct {
+	io.Writer
+	refused bool
+}
+
+// newFlagSet is the flag set of `vigil <name>`. -h prints the flags, one line each, to stdout;
+// an unknown flag or a bad value prints one line to stderr, and Main exits with code 2.
+func newFlagSet(name string, stdout, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	var msg strings.Builder
+	fs.SetOutput(&msg) // the flag package writes its complaint here, then calls Usage
+	fs.Usage = func() {
+		if msg.Len() == 0 {
+			printHelp(stdout, fs)
+			return
+		}
+		problem := strings.TrimSpace(msg.String())
+		if unknown, ok := strings.CutPrefix(problem, "flag provided but not defined: -"); ok {
+			var names []string
+			fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+			if best := config.Closest(unknown, names); best != "" {
+				problem += " (did you mean -" + best + "?)"
+			}
+		}
+		fmt.Fprintf(stderr, "vigil %s: %s (see vigil %s -h)\n", name, problem, name)
+		msg.Reset()
+		if s, ok := stderr.(*cmdStderr); ok {
+			s.refused = true
+		}
+	}
+	return fs
+}
+
+// synopsis starts the help of `vigil <name>`: its usage line and what it does.
+func synopsis(name string) string {
+	switch name {
+	case "serve":
+		return "vigil [serve] [flags]\n\nRun the server until SIGINT or SIGTERM. Each setting is read from the --config file, then\n" +
+			"its VIGIL_* variable, then its flag, each overriding the one before (docs/configuration.md).\n" +
+			"Durations are written 500ms, 10s, 2m; sizes 4096, 8MiB, 10M; lists a,b,c."
+	case "config check":
+		return "vigil config check [flags]\n\nCheck the configuration as vigil serve does before it starts, report every problem, and\n" +
+			"exit 1 if there is any. It takes the flags of vigil serve."
+	case "config print":
+		return "vigil config print [flags]\n\nPrint the effective configuration as YAML (secrets redacted). It takes the flags of\n" +
+			"vigil serve."
+	case "publish":
+		return "vigil publish [flags]\n\nPublish looped test media (or a file) over WHIP until interrupted."
+	case "bench":
+		return "vigil bench [flags]\n       vigil bench compare A.json B.json\n\nLoad test: N streams recorded, sampled, verified, reported (docs/bench.md)."
+	case "token":
+		return "vigil token [flags]\n\nMake a bearer token and the auth.tokens entry that grants it."
+	}
+	return "vigil " + name + " [flags]"
+}
+
+// printHelp prints the synopsis and the flags of fs, one line each: name, what it takes, help.
+func printHelp(w io.Writer, fs *flag.FlagSet) {
+	type row struct{ left, help string }
+	var rows []row
+	width := 0
+	fs.VisitAll(func(f *flag.Flag) {
+		typ, help := flag.UnquoteUsage(f)
+		if t, ok := f.Value.(interface{ TypeName() string }); ok {
+			typ = t.TypeName()
+		}
+		if !oneOf(f.DefValue, "", "0", "0s", "false", "[]") {
+			help += fmt.Sprintf(" (default %s)", f.DefValue)
+		}
+		left := "  -" + f.Name
+		if typ != "" {
+			left += " " + typ
+		}
+		width = max(width, len(left))
+		rows = append(rows, row{left, help})
+	})
+	fmt.Fprintf(w, "Usage: %s\n\nFlags:\n", synopsis(fs.Name()))
+	for _, r := range rows {
+		fmt.Fprintf(w, "%-*s  %s\n", width, r.left, r.help)
 	}
 }
 
@@ -77,17 +177,20 @@ Usage:
   vigil publish [flags]          publish looped test media (or a file) over WHIP
   vigil bench [flags]            load test: N streams recorded, sampled, verified, reported
   vigil bench compare A B        two bench reports (report.json) side by side
-  vigil config check [flags]     validate the configuration and exit
+  vigil config check [flags]     check the configuration as serve does, report every problem
   vigil config print [flags]     print the effective configuration as YAML (secrets redacted)
   vigil token [flags]            make a bearer token and its auth.tokens entry
   vigil version                  print the version
+  vigil help                     this text (also vigil -h)
 
-Run "vigil serve -h", "vigil publish -h" or "vigil bench -h" for flags. Configuration: docs/configuration.md.
+Run "vigil <command> -h" for a command's flags, e.g. "vigil serve -h". Configuration:
+docs/configuration.md.
 `)
 }
 
 // configFlags registers --config and one flag per setting on fs and returns a loader for after
-// fs.Parse.
+// fs.Parse. serve and config check both load through it, so config check reports exactly what
+// would stop serve before it binds anything: every problem at once.
 func configFlags(fs *flag.FlagSet) func() (config.Config, error) {
 	path := fs.String("config", "", "YAML configuration file (env VIGIL_CONFIG); built-in defaults when empty")
 	var fv config.FlagValues
@@ -97,7 +200,8 @@ func configFlags(fs *flag.FlagSet) func() (config.Config, error) {
 		if p == "" {
 			p = os.Getenv("VIGIL_CONFIG")
 		}
-		return config.Load(p, os.LookupEnv, &fv)
+		cfg, err := config.Load(p, os.LookupEnv, &fv)
+		return cfg, config.Collect(err, app.Check(cfg))
 	}
 }
 
@@ -112,14 +216,20 @@ func newLogger(cfg config.LogConfig, w io.Writer) *slog.Logger {
 }
 
 func runConfig(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && oneOf(args[0], "-h", "-help", "--help", "help") {
+		fmt.Fprintln(stdout, "Usage: vigil config check|print [flags]\n\nRun \"vigil config check -h\" for the flags.")
+		return nil
+	}
 	if len(args) == 0 || (args[0] != "check" && args[0] != "print") {
 		return fmt.Errorf("%w: vigil config check|print [flags]", errUsage)
 	}
-	fs := flag.NewFlagSet("config "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("config "+args[0], stdout, stderr)
 	load := configFlags(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
 	cfg, err := load()
 	if err != nil {

@@ -50,7 +50,7 @@ func TestConfigFlagsAndErrors(t *testing.T) {
 		{"bench target without name", []string{"bench", "--topology", "direct", "--target", "http://h/whip"}, 2, "", "{name}"},
 		{"bench disk limit on a server", []string{"bench", "--origin", "http://a", "--recorder", "http://b", "--disk-limit", "1G"}, 2, "", "--disk-limit needs"},
 		{"bench bad fail-on", []string{"bench", "--fail-on", "cpu>1"}, 2, "", `unknown figure "cpu"`},
-		{"bench bad disk size", []string{"bench", "--disk-limit", "lots"}, 1, "", "not a size"},
+		{"bench bad disk size", []string{"bench", "--disk-limit", "lots"}, 2, "", "not a size"},
 		{"bench compare needs two", []string{"bench", "compare", "a.json"}, 2, "", "compare A.json B.json"},
 		{"bench compare missing file", []string{"bench", "compare", "/nonexistent/a.json", "/nonexistent/b.json"}, 1, "", "read report"},
 	} {

@@ -113,8 +113,7 @@ func (f *publishFlags) endpoint(i int) (name, url string) {
 
 // runPublish publishes count streams until interrupted or --duration passes.
 func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("publish", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("publish", stdout, stderr)
 	var f publishFlags
 	f.register(fs)
 	if err := fs.Parse(args); err != nil {

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,9 +12,8 @@ import (
 )
 
 // runServe runs the server until SIGINT or SIGTERM; a second signal exits at once.
-func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", stdout, stderr)
 	load := configFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -3,7 +3,6 @@ package cli
 import (
 	"crypto/rand"
 	"encoding/base64"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -14,8 +13,7 @@ import (
 // runToken makes a random bearer token and prints it with the auth.tokens entry that grants it:
 // the configuration keeps only the hash.
 func runToken(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("token", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("token", stdout, stderr)
 	name := fs.String("name", "token", "the token's name in logs and errors")
 	scopes := fs.String("scopes", "publish", "comma-separated scopes: publish, read, record, admin")
 	streams := fs.String("streams", "", `comma-separated stream-name patterns ("cam-*"); empty: every stream`)

@@ -1,9 +1,11 @@
 package config
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"path"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -14,19 +16,20 @@ type AuthConfig struct {
 	// Enabled checks every request but the health checks; false lets anyone do anything (and
 	// vigil says so loudly at start when it listens beyond loopback).
 	Enabled bool `yaml:"enabled"`
-	// TrustedNetworks need no token: every scope over every stream. Default: loopback, so
+	// TrustedNetworks are the networks that need no token: every scope over every stream. Default: loopback, so
 	// scripts on the node itself work unchanged. Empty: every request needs a token.
 	TrustedNetworks []string `yaml:"trusted_networks"`
-	// Tokens are bearer tokens, each stored as its SHA-256 (`vigil token` makes one).
+	// Tokens are the bearer tokens, each stored as its SHA-256 (`vigil token` makes one).
 	Tokens Tokens `yaml:"tokens"`
 	// JWTHS256Secret verifies HS256 JWTs (prefer VIGIL_AUTH_JWT_HS256_SECRET).
 	JWTHS256Secret string `yaml:"jwt_hs256_secret"`
-	// JWTPublicKeyFile (PEM) verifies RS256 and ES256 JWTs.
+	// JWTPublicKeyFile is a PEM public key that verifies RS256 and ES256 JWTs.
 	JWTPublicKeyFile string `yaml:"jwt_public_key_file"`
-	// JWTJWKSFile (a JSON Web Key Set) verifies RS256 and ES256 JWTs by key id.
+	// JWTJWKSFile is a JSON Web Key Set file that verifies RS256 and ES256 JWTs by key id.
 	JWTJWKSFile string `yaml:"jwt_jwks_file"`
-	// JWTIssuer and JWTAudience, when set, must match a JWT's iss and be in its aud.
-	JWTIssuer   string `yaml:"jwt_issuer"`
+	// JWTIssuer, when set, must be a JWT's iss.
+	JWTIssuer string `yaml:"jwt_issuer"`
+	// JWTAudience, when set, must be in a JWT's aud.
 	JWTAudience string `yaml:"jwt_audience"`
 	// MetricsTokenSHA256 is the SHA-256 of a token that may read /metrics only.
 	MetricsTokenSHA256 string `yaml:"metrics_token_sha256"`
@@ -85,11 +88,16 @@ func (a AuthConfig) problems() []error {
 		if t.Name == "" {
 			errs = append(errs, fmt.Errorf("auth.tokens[%d].name: required", i))
 		}
-		if len(t.SHA256) != 64 {
+		if _, err := hex.DecodeString(t.SHA256); err != nil || len(t.SHA256) != 64 {
 			errs = append(errs, fmt.Errorf("auth.tokens[%d].sha256: must be the 64 hex digits of the token's SHA-256 (vigil token makes one)", i))
 		}
 		if len(t.Scopes) == 0 {
 			errs = append(errs, fmt.Errorf("auth.tokens[%d].scopes: give at least one of publish, read, record, admin", i))
+		}
+		for _, p := range t.Streams {
+			if _, err := path.Match(p, ""); err != nil {
+				errs = append(errs, fmt.Errorf("auth.tokens[%d].streams: %q is not a pattern such as cam-*: %w", i, p, err))
+			}
 		}
 		for _, s := range t.Scopes {
 			if !oneOf(s, "publish", "read", "record", "admin") {
@@ -97,7 +105,7 @@ func (a AuthConfig) problems() []error {
 			}
 		}
 	}
-	if a.MetricsTokenSHA256 != "" && len(a.MetricsTokenSHA256) != 64 {
+	if _, err := hex.DecodeString(a.MetricsTokenSHA256); err != nil || len(a.MetricsTokenSHA256) != 64 && a.MetricsTokenSHA256 != "" {
 		errs = append(errs, fmt.Errorf("auth.metrics_token_sha256: must be 64 hex digits"))
 	}
 	return errs

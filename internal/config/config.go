@@ -24,7 +24,7 @@ type Config struct {
 	UDP string `yaml:"udp"`
 	// Dir is the recordings directory.
 	Dir string `yaml:"dir"`
-	// PublicIPs are announced to peers instead of the host's own addresses (NAT 1:1), for cloud
+	// PublicIPs are the addresses announced to peers instead of the host's own addresses (NAT 1:1), for cloud
 	// hosts whose public address is not on an interface. Empty: announce local addresses.
 	PublicIPs []string `yaml:"public_ips"`
 	// UDPReceiveBuffer is the kernel receive buffer asked for on the media socket.
@@ -62,9 +62,9 @@ type Config struct {
 
 // RecordConfig is how streams are recorded.
 type RecordConfig struct {
-	// Auto is the record policy: none (only on request), all, or match (names in Streams).
+	// Auto is the record policy: none (only on request), all, or match (names in streams).
 	Auto string `yaml:"auto"`
-	// Streams are glob patterns (path.Match) of names recorded when Auto is match.
+	// Streams are glob patterns (path.Match) of names recorded when auto is match.
 	Streams []string `yaml:"streams"`
 	// Formats maps video codecs to containers, like record_formats: "h264-mp4,vp8-webm".
 	Formats string `yaml:"formats"`
@@ -73,10 +73,10 @@ type RecordConfig struct {
 	Rotation string `yaml:"rotation"`
 	// Template names segment files; placeholders are listed in docs/recording.md.
 	Template string `yaml:"template"`
-	// FileMode and DirMode are the octal permissions of new segment files and of the recordings
-	// directory when vigil creates it (the process umask applies too).
+	// FileMode is the octal permissions of new segment files (the process umask applies too).
 	FileMode string `yaml:"file_mode"`
-	DirMode  string `yaml:"dir_mode"`
+	// DirMode is the octal permissions of the recordings directory when vigil creates it.
+	DirMode string `yaml:"dir_mode"`
 	// Preroll starts a recording with the group of pictures already received.
 	Preroll bool `yaml:"preroll"`
 	// Grace is how long an automatic recording waits for its stream to come back.
@@ -150,10 +150,11 @@ type DiskConfig struct {
 
 // TLSConfig serves HTTPS on the HTTP address: browsers open cameras only on secure origins.
 type TLSConfig struct {
-	// Cert and Key are PEM files (the certificate chain and its key). Both empty: plain HTTP.
+	// Cert is the PEM file of the certificate chain; with Key, HTTPS. Both empty: plain HTTP.
 	// New files are picked up within a second of a change, without a restart.
 	Cert string `yaml:"cert"`
-	Key  string `yaml:"key"`
+	// Key is the PEM file of the certificate's private key.
+	Key string `yaml:"key"`
 }
 
 // LimitsConfig bounds what clients may ask for; 0 is no bound. Each refusal answers a JSON
@@ -172,14 +173,16 @@ type LimitsConfig struct {
 	// Candidates caps an offer's ICE candidates (400 beyond).
 	Candidates int `yaml:"candidates"`
 	// OffersPerSecond rate-limits WHIP and WHEP offers per client address outside the trusted
-	// networks (429 beyond), with bursts of OfferBurst.
+	// networks (429 beyond).
 	OffersPerSecond int `yaml:"offers_per_second"`
-	OfferBurst      int `yaml:"offer_burst"`
+	// OfferBurst is the burst of offers allowed above offers_per_second.
+	OfferBurst int `yaml:"offer_burst"`
 	// HTTPConnections caps the open HTTP connections; more wait to be accepted.
 	HTTPConnections int `yaml:"http_connections"`
 	// HTTPReadTimeout bounds reading a whole request, body included (a slow client cannot hold
-	// a connection); HTTPIdleTimeout closes idle keep-alive connections.
+	// a connection).
 	HTTPReadTimeout Duration `yaml:"http_read_timeout"`
+	// HTTPIdleTimeout closes idle keep-alive connections.
 	HTTPIdleTimeout Duration `yaml:"http_idle_timeout"`
 }
 
@@ -194,7 +197,7 @@ type CORSConfig struct {
 
 // PullConfig bounds pulls.
 type PullConfig struct {
-	// AllowedSources, when not empty, are the only places pulls connect to: host names
+	// AllowedSources are the only places pulls connect to, when not empty: host names
 	// ("origin.example.com", "*.example.com"), addresses and networks ("10.0.0.0/8"); a host name
 	// not listed is allowed when the address it resolves to is in a listed network. Empty: any.
 	AllowedSources []string `yaml:"allowed_sources"`
@@ -207,11 +210,14 @@ type S3Config struct {
 	// Endpoint is host:port of the S3 service; empty disables offload.
 	Endpoint string `yaml:"endpoint"`
 	// Secure uses HTTPS.
-	Secure bool   `yaml:"secure"`
+	Secure bool `yaml:"secure"`
+	// Bucket receives the segments; it must exist.
 	Bucket string `yaml:"bucket"`
+	// Region is the bucket's region.
 	Region string `yaml:"region"`
-	// AccessKey and SecretKey are the credentials (prefer the VIGIL_S3_* variables).
+	// AccessKey is the access key of the credentials (prefer VIGIL_S3_ACCESS_KEY).
 	AccessKey string `yaml:"access_key"`
+	// SecretKey is the secret key of the credentials (prefer VIGIL_S3_SECRET_KEY).
 	SecretKey string `yaml:"secret_key"`
 	// KeyTemplate names objects: {node} {streamName} {date} {file} {recordingId}.
 	KeyTemplate string `yaml:"key_template"`
@@ -227,7 +233,7 @@ type S3Config struct {
 
 // WebhooksConfig posts events to HTTP endpoints.
 type WebhooksConfig struct {
-	// URLs receive every event; empty disables webhooks.
+	// URLs are the endpoints receiving every event; empty disables webhooks.
 	URLs []string `yaml:"urls"`
 	// Secret signs each body with HMAC-SHA256 (header X-Vigil-Signature).
 	Secret string `yaml:"secret"`
@@ -295,62 +301,60 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf(format, args...))
 		}
 	}
-	_, _, err := net.SplitHostPort(c.HTTP)
-	check(err == nil, "http: %q is not a host:port address", c.HTTP)
-	_, _, err = net.SplitHostPort(c.UDP)
-	check(err == nil, "udp: %q is not a host:port address", c.UDP)
+	errs = append(errs, checkAddress("http", "tcp", c.HTTP), checkAddress("udp", "udp", c.UDP))
 	check(c.Dir != "", "dir: must not be empty")
 	check((c.TLS.Cert == "") == (c.TLS.Key == ""), "tls: give both tls.cert and tls.key, or neither")
 	for _, ip := range c.PublicIPs {
 		check(net.ParseIP(ip) != nil, "public_ips: %q is not an IP address", ip)
 	}
-	check(c.UDPReceiveBuffer >= 0, "udp_receive_buffer: must not be negative")
+	check(c.UDPReceiveBuffer >= 0, "udp_receive_buffer: %v must not be negative", c.UDPReceiveBuffer)
 	check(c.UDPReadInterval >= 0 && c.UDPReadInterval <= Duration(100*time.Millisecond),
-		"udp_read_interval: must be between 0 and 100ms")
-	check(c.ShutdownGrace > 0, "shutdown_grace: must be positive")
+		"udp_read_interval: %v must be between 0 and 100ms", c.UDPReadInterval)
+	check(c.ShutdownGrace > 0, "shutdown_grace: %v must be positive", c.ShutdownGrace)
 	if c.Pprof != "" {
-		_, _, err = net.SplitHostPort(c.Pprof)
-		check(err == nil, "pprof: %q is not a host:port address", c.Pprof)
+		errs = append(errs, checkAddress("pprof", "tcp", c.Pprof))
 	}
 	check(oneOf(c.Log.Level, "debug", "info", "warn", "error"), "log.level: %q is not debug, info, warn or error", c.Log.Level)
 	check(oneOf(c.Log.Format, "text", "json"), "log.format: %q is not text or json", c.Log.Format)
-	check(c.Sessions.ConnectTimeout > 0, "sessions.connect_timeout: must be positive")
-	check(c.Sessions.DisconnectedTimeout > 0, "sessions.disconnected_timeout: must be positive")
-	check(c.Sessions.FailedTimeout > 0, "sessions.failed_timeout: must be positive")
-	check(c.Hub.QueuePackets >= 16, "hub.queue_packets: must be at least 16")
-	check(c.Hub.KeyframeInterval > 0, "hub.keyframe_interval: must be positive")
+	check(c.Sessions.ConnectTimeout > 0, "sessions.connect_timeout: %v must be positive", c.Sessions.ConnectTimeout)
+	check(c.Sessions.DisconnectedTimeout > 0, "sessions.disconnected_timeout: %v must be positive", c.Sessions.DisconnectedTimeout)
+	check(c.Sessions.FailedTimeout > 0, "sessions.failed_timeout: %v must be positive", c.Sessions.FailedTimeout)
+	check(c.Hub.QueuePackets >= 16, "hub.queue_packets: %v must be at least 16", c.Hub.QueuePackets)
+	check(c.Hub.KeyframeInterval > 0, "hub.keyframe_interval: %v must be positive", c.Hub.KeyframeInterval)
 	check(oneOf(c.Record.Auto, "none", "all", "match"), "record.auto: %q is not none, all or match", c.Record.Auto)
 	check(c.Record.Auto != "match" || len(c.Record.Streams) > 0, "record.streams: give patterns when record.auto is match")
 	check(oneOf(c.Record.Fsync, "never", "close", "interval"), "record.fsync: %q is not never, close or interval", c.Record.Fsync)
-	check(c.Record.Grace >= 0, "record.grace: must not be negative")
+	check(c.Record.Grace >= 0, "record.grace: %v must not be negative", c.Record.Grace)
 	check(c.Record.Fragment >= Duration(100*time.Millisecond) && c.Record.Fragment <= Duration(10*time.Second),
-		"record.fragment: must be between 100ms and 10s")
-	check(c.Record.FsyncInterval > 0, "record.fsync_interval: must be positive")
+		"record.fragment: %v must be between 100ms and 10s", c.Record.Fragment)
+	check(c.Record.FsyncInterval > 0, "record.fsync_interval: %v must be positive", c.Record.FsyncInterval)
 	for key, mode := range map[string]string{"record.file_mode": c.Record.FileMode, "record.dir_mode": c.Record.DirMode} {
 		_, err := ParseMode(mode)
 		check(err == nil, "%s: %v", key, err)
 	}
-	check(c.Record.HookTimeout > 0, "record.hook_timeout: must be positive")
+	check(c.Record.HookTimeout > 0, "record.hook_timeout: %v must be positive", c.Record.HookTimeout)
 	check(oneOf(c.Disk.Policy, "delete-oldest", "stop-new"), "disk.policy: %q is not delete-oldest or stop-new", c.Disk.Policy)
-	check(c.Disk.CheckInterval > 0, "disk.check_interval: must be positive")
-	check(c.Disk.MaxAge >= 0 && c.Disk.MaxBytes >= 0 && c.Disk.MaxBytesPerStream >= 0, "disk: retention limits must not be negative")
-	check(c.Disk.Headroom >= 0, "disk.headroom: must not be negative")
+	check(c.Disk.CheckInterval > 0, "disk.check_interval: %v must be positive", c.Disk.CheckInterval)
+	check(c.Disk.MaxAge >= 0, "disk.max_age: %v must not be negative", c.Disk.MaxAge)
+	check(c.Disk.MaxBytes >= 0, "disk.max_bytes: %v must not be negative", c.Disk.MaxBytes)
+	check(c.Disk.MaxBytesPerStream >= 0, "disk.max_bytes_per_stream: %v must not be negative", c.Disk.MaxBytesPerStream)
+	check(c.Disk.Headroom >= 0, "disk.headroom: %v must not be negative", c.Disk.Headroom)
 	check(c.S3.Endpoint == "" || c.S3.Bucket != "", "s3.bucket: required with s3.endpoint")
-	check(c.S3.Concurrency > 0, "s3.concurrency: must be positive")
-	check(c.S3.PartSize >= 5<<20, "s3.part_size: S3 needs at least 5MiB")
-	check(c.Webhooks.Timeout > 0, "webhooks.timeout: must be positive")
-	check(c.Metrics.StreamSeries >= 0, "metrics.stream_series: must not be negative")
+	check(c.S3.Concurrency > 0, "s3.concurrency: %v must be positive", c.S3.Concurrency)
+	check(c.S3.PartSize >= 5<<20, "s3.part_size: %v: S3 needs at least 5MiB", c.S3.PartSize)
+	check(c.Webhooks.Timeout > 0, "webhooks.timeout: %v must be positive", c.Webhooks.Timeout)
+	check(c.Metrics.StreamSeries >= 0, "metrics.stream_series: %v must not be negative", c.Metrics.StreamSeries)
 	check(c.Metrics.DegradedWindow >= Duration(time.Second) && c.Metrics.DegradedWindow <= Duration(15*time.Second),
-		"metrics.degraded_window: must be between 1s and 15s")
+		"metrics.degraded_window: %v must be between 1s and 15s", c.Metrics.DegradedWindow)
 	check(c.Metrics.DegradedLossPercent >= 1 && c.Metrics.DegradedLossPercent <= 100,
-		"metrics.degraded_loss_percent: must be between 1 and 100")
-	check(c.Pull.MaxPulls > 0, "pull.max_pulls: must be positive")
+		"metrics.degraded_loss_percent: %v must be between 1 and 100", c.Metrics.DegradedLossPercent)
+	check(c.Pull.MaxPulls > 0, "pull.max_pulls: %v must be positive", c.Pull.MaxPulls)
 	errs = append(errs, c.Auth.problems()...)
-	l := c.Limits
-	check(l.Publishers >= 0 && l.Viewers >= 0 && l.ViewersPerStream >= 0 && l.SDPBytes >= 0 && l.MediaSections >= 0 &&
-		l.Candidates >= 0 && l.OffersPerSecond >= 0 && l.OfferBurst >= 0 && l.HTTPConnections >= 0 &&
-		l.HTTPReadTimeout >= 0 && l.HTTPIdleTimeout >= 0, "limits: must not be negative")
-	errs = append(errs, c.Pulls.problems()...)
+	for _, s := range Settings(&c) {
+		if s.Path[0] == "limits" && s.value.Int() < 0 {
+			errs = append(errs, fmt.Errorf("%s: %s must not be negative (0 is no bound)", s.Key(), s.String()))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -370,4 +374,17 @@ func ParseMode(s string) (os.FileMode, error) {
 		return 0, fmt.Errorf("%q is not octal permissions such as 0640", s)
 	}
 	return os.FileMode(n), nil
+}
+
+// checkAddress is the problem of a listen address, or nil: host:port with a port from 0 to
+// 65535 (or a service name), so a typo is caught before anything binds.
+func checkAddress(key, network, addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%s: %q is not a host:port address such as :8081 or 127.0.0.1:8081", key, addr)
+	}
+	if _, err := net.LookupPort(network, port); err != nil {
+		return fmt.Errorf("%s: %q: the port must be from 0 to 65535", key, addr)
+	}
+	return nil
 }

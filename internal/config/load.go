@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"reflect"
 	"strconv"
@@ -21,6 +20,9 @@ const EnvPrefix = "VIGIL_"
 type Setting struct {
 	Path  []string // YAML keys from the root, e.g. ["sessions", "connect_timeout"]
 	value reflect.Value
+	// owner and field locate the Go field, whose doc comment is the setting's help.
+	owner reflect.Type
+	field string
 }
 
 // Key is the dotted YAML path: "sessions.connect_timeout".
@@ -35,8 +37,10 @@ func (s Setting) Flag() string {
 }
 
 // Set parses text into the setting. Lists are comma-separated.
-func (s Setting) Set(text string) error {
-	v := s.value
+func (s Setting) Set(text string) error { return setText(s.value, text) }
+
+// setText parses text into v, the way variables and flags are written (and YAML scalars).
+func setText(v reflect.Value, text string) error {
 	if p, ok := v.Addr().Interface().(interface{ Set(string) error }); ok {
 		return p.Set(text)
 	}
@@ -64,7 +68,7 @@ func (s Setting) Set(text string) error {
 		}
 		v.Set(reflect.ValueOf(list))
 	default:
-		return fmt.Errorf("setting %s has unsupported type %s", s.Key(), v.Type())
+		return fmt.Errorf("unsupported type %s", v.Type())
 	}
 	return nil
 }
@@ -81,6 +85,28 @@ func (s Setting) String() string {
 	return fmt.Sprint(v.Interface())
 }
 
+// Type names what the setting takes, for help texts: duration, size, int, bool, list, json or
+// string.
+func (s Setting) Type() string {
+	switch s.value.Interface().(type) {
+	case Duration:
+		return "duration"
+	case ByteSize:
+		return "size"
+	case Pulls, Tokens:
+		return "json"
+	}
+	switch s.value.Kind() {
+	case reflect.Int, reflect.Int64:
+		return "int"
+	case reflect.Bool:
+		return "bool"
+	case reflect.Slice:
+		return "list"
+	}
+	return "string"
+}
+
 // Settings lists every leaf of c, in declaration order, addressable for Set.
 func Settings(c *Config) []Setting {
 	var out []Setting
@@ -91,14 +117,13 @@ func Settings(c *Config) []Setting {
 func walk(v reflect.Value, path []string, out *[]Setting) {
 	t := v.Type()
 	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
-		p := append(append([]string(nil), path...), name)
+		p := append(append([]string(nil), path...), yamlName(t.Field(i)))
 		f := v.Field(i)
 		if f.Kind() == reflect.Struct {
 			walk(f, p, out)
 			continue
 		}
-		*out = append(*out, Setting{Path: p, value: f})
+		*out = append(*out, Setting{Path: p, value: f, owner: t, field: t.Field(i).Name})
 	}
 }
 
@@ -111,16 +136,6 @@ func ApplyFile(c *Config, path string) error {
 	return ApplyYAML(c, data, path)
 }
 
-// ApplyYAML overlays YAML text on c; name is used in errors.
-func ApplyYAML(c *Config, data []byte, name string) error {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("config %s: %w", name, err)
-	}
-	return nil
-}
-
 // ApplyEnv overlays every VIGIL_* variable that lookup finds. An unknown VIGIL_ variable is not
 // an error (other tools share the prefix), but a bad value is.
 func ApplyEnv(c *Config, lookup func(string) (string, bool)) error {
@@ -128,7 +143,7 @@ func ApplyEnv(c *Config, lookup func(string) (string, bool)) error {
 	for _, s := range Settings(c) {
 		if text, ok := lookup(s.Env()); ok {
 			if err := s.Set(text); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", s.Env(), err))
+				errs = append(errs, fmt.Errorf("%s (%s): %w", s.Env(), s.Key(), err))
 			}
 		}
 	}
@@ -141,15 +156,29 @@ type FlagValues struct {
 	given []struct{ flag, text string }
 }
 
-// Register adds one flag per setting to fs.
+// settingFlag is a setting's flag: it records the text, which is parsed (and its errors
+// reported with the others) when the flags are applied.
+type settingFlag struct {
+	fv        *FlagValues
+	name, typ string
+}
+
+func (f settingFlag) String() string { return "" }
+
+func (f settingFlag) Set(text string) error {
+	f.fv.given = append(f.fv.given, struct{ flag, text string }{f.name, text})
+	return nil
+}
+
+// TypeName is what the flag takes, for help texts.
+func (f settingFlag) TypeName() string { return f.typ }
+
+// Register adds one flag per setting to fs, with the setting's help.
 func (fv *FlagValues) Register(fs *flag.FlagSet) {
 	def := Default()
+	docs := fieldDocs()
 	for _, s := range Settings(&def) {
-		name := s.Flag()
-		fs.Func(name, fmt.Sprintf("%s (default %q; env %s)", s.Key(), s.String(), s.Env()), func(text string) error {
-			fv.given = append(fv.given, struct{ flag, text string }{name, text})
-			return nil
-		})
+		fs.Var(settingFlag{fv: fv, name: s.Flag(), typ: s.Type()}, s.Flag(), s.help(docs))
 	}
 }
 
@@ -161,34 +190,71 @@ func (fv *FlagValues) Apply(c *Config) error {
 	}
 	var errs []error
 	for _, g := range fv.given {
-		if err := byFlag[g.flag].Set(g.text); err != nil {
-			errs = append(errs, fmt.Errorf("--%s: %w", g.flag, err))
+		s := byFlag[g.flag]
+		if err := s.Set(g.text); err != nil {
+			errs = append(errs, fmt.Errorf("--%s (%s): %w", g.flag, s.Key(), err))
 		}
 	}
 	return errors.Join(errs...)
 }
 
+// Problems is every problem found in a configuration; printed, one per line.
+type Problems []error
+
+func (p Problems) Error() string {
+	var b strings.Builder
+	b.WriteString("invalid configuration:")
+	for _, e := range p {
+		b.WriteString("\n  ")
+		b.WriteString(strings.ReplaceAll(e.Error(), "\n", "\n    "))
+	}
+	return b.String()
+}
+
+// Unwrap gives the problems to errors.Is and errors.As.
+func (p Problems) Unwrap() []error { return p }
+
+// Collect gathers the problems of errs (joined errors and Problems are opened) into one
+// Problems; nil when there are none.
+func Collect(errs ...error) error {
+	var out Problems
+	var add func(error)
+	add = func(err error) {
+		if err == nil {
+			return
+		}
+		if j, ok := err.(interface{ Unwrap() []error }); ok { //nolint:errorlint // opening joins, not matching
+			for _, e := range j.Unwrap() {
+				add(e)
+			}
+			return
+		}
+		out = append(out, err)
+	}
+	for _, err := range errs {
+		add(err)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
 // Load builds the configuration: defaults, then the file (if path is not empty), then the
-// environment, then the flags; and validates the result.
+// environment, then the flags; and validates the result. Every problem is reported at once, as
+// Problems; a value that does not parse keeps the one before it, so the rest is still checked.
 func Load(path string, lookup func(string) (string, bool), flags *FlagValues) (Config, error) {
 	c := Default()
+	var errs []error
 	if path != "" {
-		if err := ApplyFile(&c, path); err != nil {
-			return c, err
-		}
+		errs = append(errs, ApplyFile(&c, path))
 	}
-	if err := ApplyEnv(&c, lookup); err != nil {
-		return c, err
-	}
+	errs = append(errs, ApplyEnv(&c, lookup))
 	if flags != nil {
-		if err := flags.Apply(&c); err != nil {
-			return c, err
-		}
+		errs = append(errs, flags.Apply(&c))
 	}
-	if err := c.Validate(); err != nil {
-		return c, fmt.Errorf("invalid configuration:\n%w", err)
-	}
-	return c, nil
+	errs = append(errs, c.Validate())
+	return c, Collect(errs...)
 }
 
 // Marshal renders c as YAML.

@@ -3,14 +3,10 @@ package config
 import (
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
-
-// maxPullQty mirrors the API's limit on one batch of pulls.
-const maxPullQty = 1000
 
 // Pull is one pull declared in the configuration: remote streams played over WHEP and published
 // locally from the start of the server until it stops (docs/pull.md).
@@ -55,25 +51,4 @@ func (p Pulls) String() string {
 		return "[]"
 	}
 	return string(b)
-}
-
-// problems lists what is wrong with the pulls; the names themselves are checked when the server
-// starts them.
-func (p Pulls) problems() []error {
-	var errs []error
-	for i, pl := range p {
-		u, err := url.Parse(pl.Source)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("pulls[%d].source: %q is not an http:// or https:// URL", i, pl.Source))
-		} else if (u.Path == "" || u.Path == "/") && pl.Remote == "" {
-			errs = append(errs, fmt.Errorf("pulls[%d].remote: required when source is a base URL", i))
-		}
-		if pl.Qty < 0 || pl.Qty > maxPullQty {
-			errs = append(errs, fmt.Errorf("pulls[%d].qty: must be between 0 and %d", i, maxPullQty))
-		}
-		if pl.Local == "" && pl.Remote == "" {
-			errs = append(errs, fmt.Errorf("pulls[%d].local: give local or remote", i))
-		}
-	}
-	return errs
 }

@@ -38,13 +38,13 @@ func TestPullsFromFileEnvAndFlag(t *testing.T) {
 	require.Equal(t, Pulls{}, c.Pulls)
 }
 
+// The pulls themselves are checked by the pull package's parser when the server checks its
+// configuration (app.Check); here only their shape.
 func TestBadPulls(t *testing.T) {
 	for _, tc := range []struct{ name, yaml, want string }{
-		{"websocket uri", "pulls: [{source: 'wss://a:8443', remote: cam}]\n", "pulls[0].source"},
-		{"no remote with a base URL", "pulls: [{source: 'http://a:8081', local: x}]\n", "pulls[0].remote"},
-		{"qty", "pulls: [{source: 'http://a:8081', remote: cam, qty: 5000}]\n", "pulls[0].qty"},
-		{"no names", "pulls: [{source: 'http://a:8889/x/whep'}]\n", "pulls[0].local"},
-		{"unknown field", "pulls: [{source: 'http://a:8081', remote: cam, count: 2}]\n", "field count not found"},
+		{"unknown field", "pulls: [{source: 'http://a:8081', remote: cam, count: 2}]\n", "bad.yaml:1: pulls[0].count: unknown key"},
+		{"not a list", "pulls: {source: 'http://a:8081'}\n", "bad.yaml:1: pulls: expected a list, got a mapping"},
+		{"bad qty", "pulls:\n  - source: http://a:8081\n    qty: many\n", `bad.yaml:3: pulls[0].qty: "many" is not a whole number`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "bad.yaml")
