@@ -157,7 +157,11 @@ func Start(ctx context.Context, opts Options) (*Session, error) {
 	select {
 	case <-connected:
 	case <-s.failed:
-		return nil, s.abort(fmt.Errorf("connect: %w", s.endErr))
+		detail := "connection closed"
+		if e := (*endedError)(nil); errors.As(s.endErr, &e) {
+			detail = e.detail
+		}
+		return nil, s.abort(fmt.Errorf("connection failed (%s)", detail))
 	case <-ctx.Done():
 		return nil, s.abort(fmt.Errorf("connect: %w", ctx.Err()))
 	}
