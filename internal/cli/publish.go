@@ -17,14 +17,13 @@ import (
 
 	"github.com/vigilrec/vigil/internal/media"
 	"github.com/vigilrec/vigil/internal/publish"
-	"github.com/vigilrec/vigil/internal/rtc"
 	"github.com/vigilrec/vigil/internal/whip"
 )
 
 type publishFlags struct {
 	server, url, name, codec, profile, videoFile, audioFile, token string
 	count                                                          int
-	duration, audioDelay                                           time.Duration
+	duration, audioDelay, status                                   time.Duration
 	noAudio, noVideo                                               bool
 	lossPct, reorderPct, duplicatePct                              float64
 	burst                                                          string
@@ -46,6 +45,7 @@ func (f *publishFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.noVideo, "no-video", false, "publish audio only")
 	fs.DurationVar(&f.duration, "duration", 0, "stop after this long (0: until interrupted)")
 	fs.DurationVar(&f.audioDelay, "audio-delay", 0, "start audio this long after video")
+	fs.DurationVar(&f.status, "status", 5*time.Second, "print a status line of all the streams this often (0: none)")
 	fs.Float64Var(&f.lossPct, "loss-pct", 0, "drop this percentage of RTP packets next to the wire (retransmissions too)")
 	fs.StringVar(&f.burst, "burst", "", "lose packets in bursts of N or MIN-MAX packets (with --loss-pct), e.g. 5-20")
 	fs.Float64Var(&f.reorderPct, "reorder-pct", 0, "hold back this percentage of RTP packets by up to 30 ms so later ones overtake them")
@@ -111,7 +111,19 @@ func (f *publishFlags) endpoint(i int) (name, url string) {
 	return name, strings.TrimRight(f.server, "/") + "/whip/" + name
 }
 
-// runPublish publishes count streams until interrupted or --duration passes.
+// publishStream is one stream of a `vigil publish` run.
+type publishStream struct {
+	name, url string
+	sess      *publish.Session // nil when it did not start
+	err       error            // why it failed or ended abnormally
+	failedAt  time.Duration    // since the run started; 0 for a start failure
+	printed   bool             // err was printed while other streams went on
+}
+
+// runPublish publishes count streams until interrupted, --duration passes or every stream has
+// ended. Progress goes to stdout: a line per stream started, a status line every --status, a
+// summary. Each error is printed once on stderr: a stream that fails while others go on is
+// reported at once; what is left is returned (and printed by Main).
 func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("publish", stdout, stderr)
 	var f publishFlags
@@ -119,11 +131,17 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
 	if f.token == "" {
 		f.token = os.Getenv("VIGIL_TOKEN")
 	}
 	if f.count < 1 {
 		return fmt.Errorf("%w: --count must be at least 1", errUsage)
+	}
+	if f.status < 0 {
+		return fmt.Errorf("%w: --status must not be negative", errUsage)
 	}
 	video, audio, err := f.clips()
 	if err != nil {
@@ -134,66 +152,270 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	api, err := rtc.NewClientAPI(log)
-	if err != nil {
-		return err
-	}
+	// The first signal ends the run (sessions deleted, summary printed); once it has come, the
+	// default handling is back, so a second one exits at once.
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	context.AfterFunc(ctx, stop)
 	if f.duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, f.duration)
 		defer cancel()
 	}
 
-	sessions := make([]*publish.Session, f.count)
-	errs := make([]error, f.count)
-	var wg sync.WaitGroup
-	for i := range f.count {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			name, url := f.endpoint(i + 1)
-			startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			defer cancel()
-			s, err := publish.Start(startCtx, publish.Options{Endpoint: url, Video: video, Audio: audio,
-				AudioDelay: f.audioDelay, API: api, Log: log, Impair: impair, Client: &whip.Client{BearerToken: f.token}})
-			if err != nil {
-				errs[i] = fmt.Errorf("%s: %w", name, err)
-				return
-			}
-			sessions[i] = s
-			fmt.Fprintf(stdout, "publishing %s to %s\n", name, url)
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		fmt.Fprintln(stderr, err)
-	}
-	started := 0
-	for _, s := range sessions {
-		if s != nil {
-			started++
+	began := time.Now()
+	streams := startStreams(ctx, &f, publish.Options{Video: video, Audio: audio, AudioDelay: f.audioDelay,
+		Log: log, Impair: impair}, stdout)
+	running := 0
+	for _, s := range streams {
+		switch {
+		case s.sess != nil:
+			running++
+		case ctx.Err() != nil && errors.Is(s.err, ctx.Err()):
+			s.err = nil // interrupted while connecting: not a failure
 		}
 	}
-	if started > 0 {
-		<-ctx.Done()
+	if running == 0 {
+		return failures(streams)
 	}
+	report := func(s *publishStream, others int) {
+		if others > 0 {
+			fmt.Fprintf(stderr, "vigil publish: %v\n", s.err)
+			s.printed = true
+		}
+	}
+	for _, s := range streams {
+		if s.err != nil {
+			report(s, running)
+		}
+	}
+	watch(ctx, streams, running, f.status, began, stdout, report)
+
 	closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for i, s := range sessions {
-		if s == nil {
+	for _, s := range streams {
+		if s.sess == nil {
 			continue
 		}
-		if err := s.Close(closeCtx); err != nil {
-			log.Warn("end session", "err", err)
+		if err := s.sess.Close(closeCtx); err != nil && s.err == nil {
+			if !errors.Is(err, publish.ErrEndedByServer) {
+				err = fmt.Errorf("end session: %w", err)
+			}
+			s.err, s.failedAt = fmt.Errorf("stream %s: %w", s.name, err), time.Since(began)
 		}
 		if impair != nil {
-			name, _ := f.endpoint(i + 1)
-			im := s.Stats().Impaired
+			im := s.sess.Stats().Impaired
 			fmt.Fprintf(stdout, "%s: impairment sent %d RTP packets, dropped %d, reordered %d, duplicated %d\n",
-				name, im.Sent, im.Dropped, im.Reordered, im.Duplicated)
+				s.name, im.Sent, im.Dropped, im.Reordered, im.Duplicated)
 		}
 	}
-	return errors.Join(errs...)
+	fmt.Fprint(stdout, summary(time.Since(began), streams))
+	return failures(streams)
+}
+
+// watch prints a status line every interval (0: never) and reports each stream the server ends
+// (report is told how many others still run) until ctx ends or no stream is left running.
+func watch(ctx context.Context, streams []*publishStream, running int, interval time.Duration, began time.Time,
+	stdout io.Writer, report func(s *publishStream, others int)) {
+	// One watcher per session tells the loop below when the server ends it.
+	ended := make(chan *publishStream)
+	ctx, stopWatching := context.WithCancel(ctx)
+	defer stopWatching()
+	for _, s := range streams {
+		if s.sess == nil {
+			continue
+		}
+		go func() {
+			select {
+			case <-s.sess.Failed():
+				select {
+				case ended <- s:
+				case <-ctx.Done():
+				}
+			case <-ctx.Done():
+			}
+		}()
+	}
+	var tick <-chan time.Time
+	if interval > 0 {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		tick = t.C
+	}
+	prev, prevAt := publishTotals{}, began
+	for running > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick:
+			cur := totalsOf(streams)
+			fmt.Fprintln(stdout, statusLine(now.Sub(began), len(streams), cur, prev, now.Sub(prevAt)))
+			prev, prevAt = cur, now
+		case s := <-ended:
+			running--
+			why := s.sess.Err()
+			if why == nil {
+				why = publish.ErrEndedByServer
+			}
+			s.err, s.failedAt = fmt.Errorf("stream %s: %w", s.name, why), time.Since(began)
+			report(s, running)
+		}
+	}
+}
+
+// startStreams starts every stream at once and waits until each is connected or has failed.
+func startStreams(ctx context.Context, f *publishFlags, opts publish.Options, stdout io.Writer) []*publishStream {
+	streams := make([]*publishStream, f.count)
+	var mu sync.Mutex // stdout
+	var wg sync.WaitGroup
+	for i := range streams {
+		s := &publishStream{}
+		s.name, s.url = f.endpoint(i + 1)
+		streams[i] = s
+		wg.Go(func() {
+			startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			o := opts
+			o.Endpoint, o.Client = s.url, &whip.Client{BearerToken: f.token}
+			sess, err := publish.Start(startCtx, o)
+			if err != nil {
+				s.err = fmt.Errorf("stream %s: %w", s.name, err)
+				return
+			}
+			s.sess = sess
+			mu.Lock()
+			fmt.Fprintf(stdout, "publishing %s to %s\n", s.name, whip.RedactURL(s.url))
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return streams
+}
+
+// failures is the error of a run: the failures not printed yet, and how many streams failed when
+// some were printed before.
+func failures(streams []*publishStream) error {
+	var errs []error
+	failed, printed := 0, false
+	for _, s := range streams {
+		if s.err == nil {
+			continue
+		}
+		failed++
+		if s.printed {
+			printed = true
+			continue
+		}
+		errs = append(errs, s.err)
+	}
+	if !printed {
+		return errors.Join(errs...)
+	}
+	if len(errs) == 0 {
+		return fmt.Errorf("%d of %d streams failed", failed, len(streams))
+	}
+	return fmt.Errorf("%w; %d of %d streams failed", errors.Join(errs...), failed, len(streams))
+}
+
+// publishTotals add up the streams' counters.
+type publishTotals struct {
+	connected                                   int
+	packets, bytes, nacked, retransmitted, plis uint64
+	rttSum, rttMax                              time.Duration
+	rtts                                        int // streams with a round trip measured
+}
+
+func totalsOf(streams []*publishStream) publishTotals {
+	var t publishTotals
+	for _, s := range streams {
+		if s.sess == nil {
+			continue
+		}
+		st := s.sess.Stats()
+		if st.Connected {
+			t.connected++
+		}
+		t.packets += st.Packets
+		t.bytes += st.Bytes
+		t.nacked += st.NACKed
+		t.retransmitted += st.Retransmitted
+		t.plis += st.KeyframeRequests
+		if st.RTT > 0 && st.Connected {
+			t.rtts++
+			t.rttSum += st.RTT
+			t.rttMax = max(t.rttMax, st.RTT)
+		}
+	}
+	return t
+}
+
+// statusLine is one status line: cur against prev, taken over the interval since.
+func statusLine(elapsed time.Duration, total int, cur, prev publishTotals, since time.Duration) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "[%s] connected %d/%d, sent %d packets %s, %s", elapsed.Round(time.Second),
+		cur.connected, total, cur.packets, formatBytes(cur.bytes), formatBitrate(cur.bytes-prev.bytes, since))
+	switch {
+	case cur.rtts == 0:
+		b.WriteString(", rtt -")
+	case cur.rtts == 1:
+		fmt.Fprintf(&b, ", rtt %s", formatRTT(cur.rttSum))
+	default:
+		fmt.Fprintf(&b, ", rtt %s avg %s max", formatRTT(cur.rttSum/time.Duration(cur.rtts)), formatRTT(cur.rttMax))
+	}
+	fmt.Fprintf(&b, ", nacked %d, retransmitted %d, pli %d", cur.nacked, cur.retransmitted, cur.plis)
+	return b.String()
+}
+
+// summary is what a run did, printed at its end; the failures' reasons are on stderr.
+func summary(elapsed time.Duration, streams []*publishStream) string {
+	t := totalsOf(streams)
+	var b strings.Builder
+	noun := "streams"
+	if len(streams) == 1 {
+		noun = "stream"
+	}
+	fmt.Fprintf(&b, "summary: %d %s, %s, sent %d packets %s, %s, nacked %d, retransmitted %d, pli %d\n",
+		len(streams), noun, elapsed.Round(time.Second), t.packets, formatBytes(t.bytes),
+		formatBitrate(t.bytes, elapsed), t.nacked, t.retransmitted, t.plis)
+	var failed []string
+	for _, s := range streams {
+		switch {
+		case s.err == nil:
+		case s.sess == nil:
+			failed = append(failed, s.name+" (did not start)")
+		default:
+			failed = append(failed, fmt.Sprintf("%s (after %s)", s.name, s.failedAt.Round(time.Second)))
+		}
+	}
+	if len(failed) > 0 {
+		fmt.Fprintf(&b, "failed: %s\n", strings.Join(failed, ", "))
+	}
+	return b.String()
+}
+
+func formatBytes(n uint64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.2f GB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.0f kB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func formatBitrate(bytes uint64, over time.Duration) string {
+	if over <= 0 {
+		return "0 kbit/s"
+	}
+	bps := float64(bytes) * 8 / over.Seconds()
+	if bps >= 1e6 {
+		return fmt.Sprintf("%.2f Mbit/s", bps/1e6)
+	}
+	return fmt.Sprintf("%.0f kbit/s", bps/1e3)
+}
+
+func formatRTT(d time.Duration) string {
+	return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,13 +38,39 @@ type Options struct {
 	DropEvery int
 	// Impair, when active, impairs the session's RTP next to the wire (loss, bursts,
 	// reordering, jitter, duplicates; retransmissions included). The session then builds its
-	// own API with rtc.NewClientAPIWithWire, and API is not used.
+	// own API, and API is not used.
 	Impair *Impairment
-	// API builds the peer connection; see rtc.NewClientAPI.
+	// API, when set, builds the peer connection (see rtc.NewClientAPI), so that many sessions
+	// share one. When nil the session builds its own with a meter next to the wire: only then
+	// are the packet, byte, NACK, retransmission and round-trip figures of Stats counted.
 	API *webrtc.API
 	// Client posts the offer; the zero value works.
 	Client *whip.Client
 	Log    *slog.Logger
+}
+
+// ErrEndedByServer means the server ended the session: it closed the connection (a kick, a
+// DELETE of the WHIP resource by someone else, its shutdown), or the resource was gone when the
+// publisher came to delete it.
+var ErrEndedByServer = errors.New("session ended by the server")
+
+// ErrConnectionLost means the connection failed: nothing came from the server for the ICE
+// failure timeout (a server killed without closing, a network gone).
+var ErrConnectionLost = errors.New("connection to the server lost")
+
+// endedError says how a session ended, keeping what it came from for errors.Is and errors.As.
+type endedError struct {
+	kind   error // ErrEndedByServer or ErrConnectionLost
+	detail string
+	cause  error // may be nil
+}
+
+func (e *endedError) Error() string { return e.kind.Error() + " (" + e.detail + ")" }
+func (e *endedError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{e.kind}
+	}
+	return []error{e.kind, e.cause}
 }
 
 // Session is a running publisher.
@@ -55,8 +82,12 @@ type Session struct {
 	wg       sync.WaitGroup
 	failed   chan struct{}
 	failOnce sync.Once
+	endErr   error       // why the connection ended when it was not Close; read after failed
+	closing  atomic.Bool // Close has begun: a closed connection is ours
+	up       atomic.Bool // the connection is connected now
 
 	impair       *impairer // nil without impairment
+	meter        *meter    // nil when Options.API is given
 	restartVideo atomic.Bool
 	videoFrames  atomic.Uint64
 	audioFrames  atomic.Uint64
@@ -77,9 +108,13 @@ func Start(ctx context.Context, opts Options) (*Session, error) {
 		opts.Client = &whip.Client{}
 	}
 	var imp *impairer
+	var met *meter
 	if opts.Impair != nil && opts.Impair.Active() {
 		imp = newImpairer(*opts.Impair)
-		api, err := rtc.NewClientAPIWithWire(opts.Log, imp)
+	}
+	if imp != nil || opts.API == nil {
+		met = newMeter()
+		api, err := rtc.NewClientAPIWithWire(opts.Log, wireFactory{meter: met, impair: imp})
 		if err != nil {
 			return nil, err
 		}
@@ -89,27 +124,30 @@ func Start(ctx context.Context, opts Options) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new peer connection: %w", err)
 	}
-	s := &Session{opts: opts, pc: pc, failed: make(chan struct{}), impair: imp}
+	s := &Session{opts: opts, pc: pc, failed: make(chan struct{}), impair: imp, meter: met}
 	var vTrack, aTrack *webrtc.TrackLocalStaticSample
-	var vSender *webrtc.RTPSender
+	var vSender, aSender *webrtc.RTPSender
 	if opts.Video != nil {
 		if vTrack, vSender, err = s.addTrack(opts.Video, "video"); err != nil {
 			return nil, s.abort(err)
 		}
 	}
 	if opts.Audio != nil {
-		if aTrack, _, err = s.addTrack(opts.Audio, "audio"); err != nil {
+		if aTrack, aSender, err = s.addTrack(opts.Audio, "audio"); err != nil {
 			return nil, s.abort(err)
 		}
 	}
 	connected := make(chan struct{})
 	var connOnce sync.Once
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		s.up.Store(st == webrtc.PeerConnectionStateConnected)
 		switch st {
 		case webrtc.PeerConnectionStateConnected:
 			connOnce.Do(func() { close(connected) })
-		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
-			s.failOnce.Do(func() { close(s.failed) })
+		case webrtc.PeerConnectionStateFailed:
+			s.end(&endedError{kind: ErrConnectionLost, detail: "ICE failed: no answer from the server"})
+		case webrtc.PeerConnectionStateClosed:
+			s.end(&endedError{kind: ErrEndedByServer, detail: "connection closed"})
 		}
 	})
 	s.resource, err = opts.Client.Negotiate(ctx, pc, opts.Endpoint)
@@ -119,7 +157,11 @@ func Start(ctx context.Context, opts Options) (*Session, error) {
 	select {
 	case <-connected:
 	case <-s.failed:
-		return nil, s.abort(errors.New("connection failed"))
+		detail := "connection closed"
+		if e := (*endedError)(nil); errors.As(s.endErr, &e) {
+			detail = e.detail
+		}
+		return nil, s.abort(fmt.Errorf("connection failed (%s)", detail))
 	case <-ctx.Done():
 		return nil, s.abort(fmt.Errorf("connect: %w", ctx.Err()))
 	}
@@ -132,8 +174,9 @@ func Start(ctx context.Context, opts Options) (*Session, error) {
 		go s.readRTCP(vSender)
 	}
 	if aTrack != nil {
-		s.wg.Add(1)
+		s.wg.Add(2)
 		go s.loop(runCtx, aTrack, opts.Audio, start.Add(opts.AudioDelay), &s.audioFrames, nil, &s.firstAudioAt)
+		go s.readRTCP(aSender)
 	}
 	return s, nil
 }
@@ -158,7 +201,18 @@ func (s *Session) addTrack(c *Clip, kind string) (*webrtc.TrackLocalStaticSample
 	return track, sender.Sender(), nil
 }
 
+// end records why the connection ended, unless Close is ending it, and closes Failed.
+func (s *Session) end(why error) {
+	s.failOnce.Do(func() {
+		if !s.closing.Load() {
+			s.endErr = why
+		}
+		close(s.failed)
+	})
+}
+
 func (s *Session) abort(err error) error {
+	s.closing.Store(true)
 	_ = s.pc.Close()
 	if s.resource != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -199,7 +253,8 @@ func (s *Session) loop(ctx context.Context, track *webrtc.TrackLocalStaticSample
 	}
 }
 
-// readRTCP restarts the video loop at its first keyframe when the server asks for one.
+// readRTCP drains a sender's RTCP, so that the interceptors see the server's reports and NACKs,
+// and restarts the video loop at its first keyframe when the server asks for one.
 func (s *Session) readRTCP(sender *webrtc.RTPSender) {
 	defer s.wg.Done()
 	for {
@@ -219,12 +274,31 @@ func (s *Session) readRTCP(sender *webrtc.RTPSender) {
 	}
 }
 
-// Failed is closed when the connection fails or the server ends it.
+// Failed is closed when the connection fails or the server ends it (and by Close).
 func (s *Session) Failed() <-chan struct{} { return s.failed }
+
+// Err says why the session ended when Close did not end it: an error wrapping ErrEndedByServer
+// or ErrConnectionLost. It is nil while the session runs and after Close.
+func (s *Session) Err() error {
+	select {
+	case <-s.failed:
+		return s.endErr
+	default:
+		return nil
+	}
+}
 
 // Stats are counters of what the session sent.
 type Stats struct {
 	VideoFrames, AudioFrames, KeyframeRequests uint64
+	// Connected is whether the connection is up now.
+	Connected bool
+	// Packets and Bytes count the RTP packets sent (headers included, retransmissions too, before
+	// any impairment); Retransmitted those sent again because the server asked with a NACK, and
+	// NACKed the packets it asked for. RTT is the latest round trip measured from the server's
+	// receiver reports (0 before the first). All stay 0 when Options.API was given.
+	Packets, Bytes, Retransmitted, NACKed uint64
+	RTT                                   time.Duration
 	// FirstVideoAt and FirstAudioAt are when the first frame of each track was sent.
 	FirstVideoAt, FirstAudioAt time.Time
 	// Impaired counts what Options.Impair did to the packets.
@@ -236,7 +310,12 @@ func (s *Session) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := Stats{VideoFrames: s.videoFrames.Load(), AudioFrames: s.audioFrames.Load(), KeyframeRequests: s.plis.Load(),
-		FirstVideoAt: s.firstVideoAt, FirstAudioAt: s.firstAudioAt}
+		Connected: s.up.Load(), FirstVideoAt: s.firstVideoAt, FirstAudioAt: s.firstAudioAt}
+	if m := s.meter; m != nil {
+		st.Packets, st.Bytes = m.packets.Load(), m.bytes.Load()
+		st.Retransmitted, st.NACKed = m.retransmitted.Load(), m.nacked.Load()
+		st.RTT = time.Duration(m.rtt.Load())
+	}
 	if s.impair != nil {
 		st.Impaired = s.impair.stats()
 	}
@@ -244,10 +323,27 @@ func (s *Session) Stats() Stats {
 }
 
 // Close ends the session: DELETE on the resource (errors are returned but the local side is
-// closed regardless), then the peer connection.
+// closed regardless), then the peer connection. A 404 means the server had ended the session
+// already: the error then wraps ErrEndedByServer (and the *whip.StatusError). When the server
+// had closed the connection there is nothing left to delete; after a lost connection the DELETE
+// is only tried briefly, and Close returns nil in both cases (Err says why it ended).
 func (s *Session) Close(ctx context.Context) error {
+	s.closing.Store(true)
 	s.cancel()
-	err := s.opts.Client.Delete(ctx, s.resource.URL)
+	var err error
+	switch ended := s.Err(); {
+	case errors.Is(ended, ErrEndedByServer):
+	case errors.Is(ended, ErrConnectionLost):
+		dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_ = s.opts.Client.Delete(dctx, s.resource.URL) // the server may hold it until its own ICE fails
+		cancel()
+	default:
+		err = s.opts.Client.Delete(ctx, s.resource.URL)
+		var st *whip.StatusError
+		if errors.As(err, &st) && st.Code == http.StatusNotFound {
+			err = &endedError{kind: ErrEndedByServer, detail: "its WHIP resource is gone", cause: err}
+		}
+	}
 	if cerr := s.pc.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
