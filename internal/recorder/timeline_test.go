@@ -16,6 +16,7 @@ import (
 
 	"github.com/vigilrec/vigil/internal/hub"
 	"github.com/vigilrec/vigil/internal/media"
+	"github.com/vigilrec/vigil/internal/testutil"
 )
 
 // avPacket is one packet of a synthetic publisher, before impairment.
@@ -354,7 +355,7 @@ func BenchmarkTrackReaderReordered(b *testing.B) {
 // packets is retransmitted); the audio that arrived meanwhile is in the file from its start, so
 // audio and video start together.
 func TestAudioWaitsForLateFirstKeyframe(t *testing.T) {
-	needFFmpeg(t)
+	testutil.NeedFFmpeg(t)
 	clip := packetizeClip(t, media.H264, "240p-h264.h264")
 	in := avStream(t, clip, 4*time.Second)
 	for _, p := range in {

@@ -1,7 +1,6 @@
 package fmp4_test
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math"
 	"os"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/vigilrec/vigil/internal/segment"
 	"github.com/vigilrec/vigil/internal/segment/fmp4"
+	"github.com/vigilrec/vigil/internal/testutil"
 )
 
 // The constructor takes any io.WriteSeeker, and the writer is a segment.Writer.
@@ -29,38 +29,38 @@ type writerCase struct {
 // writerCases are about 4 s of the built-in clips, video at 30 fps and audio in 20 ms packets.
 func writerCases(t *testing.T) []writerCase {
 	t.Helper()
-	h264 := h264Frames(t)
-	vp9 := ivfFrames(t, "240p-vp9.ivf")
-	opus, channels := opusPackets(t)
+	h264 := testutil.H264Frames(t, "240p-h264.h264")
+	vp9 := testutil.IVFFrames(t, "240p-vp9.ivf")
+	opus, channels := testutil.OpusPackets(t)
 	return []writerCase{
 		{
 			name:    "h264+opus",
-			tracks:  []segment.Track{h264Track(t, h264[0].data), opusTrack(channels)},
-			samples: interleave(h264, 0, opus, 1),
+			tracks:  []segment.Track{testutil.H264Track(t, h264[0].Data), testutil.OpusTrack(channels)},
+			samples: testutil.Interleave(h264, 0, opus, 1),
 			codecs:  []string{"h264", "opus"},
-			media:   max(time.Duration(len(h264))*frameDur, time.Duration(len(opus))*opusDur),
+			media:   max(time.Duration(len(h264))*testutil.ClipFrameDur, time.Duration(len(opus))*testutil.ClipOpusDur),
 		},
 		{
 			name:    "vp9+opus",
-			tracks:  []segment.Track{vp9Track(), opusTrack(channels)},
-			samples: interleave(vp9, 0, opus, 1),
+			tracks:  []segment.Track{testutil.VP9Track(), testutil.OpusTrack(channels)},
+			samples: testutil.Interleave(vp9, 0, opus, 1),
 			codecs:  []string{"vp9", "opus"},
-			media:   max(time.Duration(len(vp9))*frameDur, time.Duration(len(opus))*opusDur),
+			media:   max(time.Duration(len(vp9))*testutil.ClipFrameDur, time.Duration(len(opus))*testutil.ClipOpusDur),
 		},
 		{
 			name:    "opus",
-			tracks:  []segment.Track{opusTrack(channels)},
-			samples: interleave(nil, -1, opus, 0),
+			tracks:  []segment.Track{testutil.OpusTrack(channels)},
+			samples: testutil.Interleave(nil, -1, opus, 0),
 			codecs:  []string{"opus"},
-			media:   time.Duration(len(opus)) * opusDur,
+			media:   time.Duration(len(opus)) * testutil.ClipOpusDur,
 		},
 	}
 }
 
 // write formats the samples of tc into a snapshot file.
-func write(t *testing.T, tc writerCase) *snapshotFile {
+func write(t *testing.T, tc writerCase) *testutil.SnapshotFile {
 	t.Helper()
-	f := newSnapshotFile(t, "out.mp4")
+	f := testutil.NewSnapshotFile(t, "out.mp4")
 	w, err := fmp4.New(f, tc.tracks, segment.Options{})
 	require.NoError(t, err)
 	var scratch []byte
@@ -75,22 +75,22 @@ func write(t *testing.T, tc writerCase) *snapshotFile {
 	require.NoError(t, w.Close())
 	require.NoError(t, w.Close(), "Close is idempotent")
 	require.ErrorIs(t, w.WriteSample(tc.samples[0]), segment.ErrClosed)
-	require.Equal(t, int64(len(f.snapshots[len(f.snapshots)-1])), w.Bytes())
-	require.InDelta(t, tc.media, w.Duration(), float64(frameDur))
+	require.Equal(t, int64(len(f.Snapshots[len(f.Snapshots)-1])), w.Bytes())
+	require.InDelta(t, tc.media, w.Duration(), float64(testutil.ClipFrameDur))
 	return f
 }
 
 // TestWriterPlayable writes the clips and has ffprobe and ffmpeg read them back.
 func TestWriterPlayable(t *testing.T) {
-	needFFmpeg(t)
+	testutil.NeedFFmpeg(t)
 	for _, tc := range writerCases(t) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			f := write(t, tc)
-			p := ffprobe(t, f.f.Name())
-			require.Equal(t, tc.codecs, p.codecs())
-			require.InDelta(t, tc.media.Seconds(), p.duration(t).Seconds(), 0.2)
-			ffmpegDecode(t, f.f.Name())
+			p := testutil.FFprobe(t, f.Name())
+			require.Equal(t, tc.codecs, p.Codecs())
+			require.InDelta(t, tc.media.Seconds(), p.Duration, 0.2)
+			testutil.FFmpegDecode(t, f.Name())
 		})
 	}
 }
@@ -101,9 +101,9 @@ func TestWriterOneWritePerFragment(t *testing.T) {
 	for _, tc := range writerCases(t) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := write(t, tc)
-			require.Zero(t, f.overwrites, "an fMP4 is only appended to")
-			require.LessOrEqual(t, float64(f.writes), 1+tc.media.Seconds()+1)
-			require.GreaterOrEqual(t, float64(f.writes), 1+math.Floor(tc.media.Seconds()), "fragments of one second")
+			require.Zero(t, f.Overwrites, "an fMP4 is only appended to")
+			require.LessOrEqual(t, float64(f.Writes), 1+tc.media.Seconds()+1)
+			require.GreaterOrEqual(t, float64(f.Writes), 1+math.Floor(tc.media.Seconds()), "fragments of one second")
 		})
 	}
 }
@@ -111,7 +111,7 @@ func TestWriterOneWritePerFragment(t *testing.T) {
 // TestWriterCrashSafe cuts the file after every Write call, as a crash would, and checks that
 // what is on disk is a whole fMP4 that ffprobe and ffmpeg read without error.
 func TestWriterCrashSafe(t *testing.T) {
-	needFFmpeg(t)
+	testutil.NeedFFmpeg(t)
 	if testing.Short() {
 		t.Skip("runs ffmpeg on every prefix")
 	}
@@ -119,14 +119,14 @@ func TestWriterCrashSafe(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			f := write(t, tc)
-			require.Greater(t, len(f.snapshots), 2)
-			for i, snap := range f.snapshots[1:] {
-				requireBoxes(t, snap)
+			require.Greater(t, len(f.Snapshots), 2)
+			for i, snap := range f.Snapshots[1:] {
+				testutil.RequireFMP4Boxes(t, snap)
 				path := filepath.Join(t.TempDir(), fmt.Sprintf("prefix%d.mp4", i+1))
 				require.NoError(t, os.WriteFile(path, snap, 0o644))
-				p := ffprobe(t, path)
-				require.Equal(t, tc.codecs, p.codecs(), "prefix %d", i+1)
-				ffmpegDecode(t, path)
+				p := testutil.FFprobe(t, path)
+				require.Equal(t, tc.codecs, p.Codecs(), "prefix %d", i+1)
+				testutil.FFmpegDecode(t, path)
 			}
 		})
 	}
@@ -138,66 +138,44 @@ func TestWriterBoxLayout(t *testing.T) {
 	for _, tc := range writerCases(t) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := write(t, tc)
-			boxes := requireBoxes(t, f.snapshots[len(f.snapshots)-1])
+			boxes := testutil.RequireFMP4Boxes(t, f.Snapshots[len(f.Snapshots)-1])
 			want := []string{"ftyp", "moov"}
-			for range f.writes - 1 {
+			for range f.Writes - 1 {
 				want = append(want, "moof", "mdat")
 			}
 			require.Equal(t, want, boxes)
-			require.Equal(t, []string{"ftyp", "moov"}, requireBoxes(t, f.snapshots[0]), "the first write is the init segment")
+			require.Equal(t, []string{"ftyp", "moov"}, testutil.RequireFMP4Boxes(t, f.Snapshots[0]), "the first write is the init segment")
 		})
 	}
-}
-
-// requireBoxes walks the top-level boxes of b, which must cover it exactly and be ftyp, moov and
-// then moof+mdat pairs, and returns their types.
-func requireBoxes(t *testing.T, b []byte) []string {
-	t.Helper()
-	var types []string
-	for pos := 0; pos < len(b); {
-		require.GreaterOrEqual(t, len(b)-pos, 8, "truncated box header at %d", pos)
-		size := int(binary.BigEndian.Uint32(b[pos:]))
-		require.GreaterOrEqual(t, size, 8, "box size at %d", pos)
-		require.LessOrEqual(t, size, len(b)-pos, "box at %d runs past the end", pos)
-		types = append(types, string(b[pos+4:pos+8]))
-		pos += size
-	}
-	require.GreaterOrEqual(t, len(types), 2)
-	require.Equal(t, []string{"ftyp", "moov"}, types[:2])
-	require.Zero(t, (len(types)-2)%2, "moof without mdat: %v", types)
-	for i := 2; i < len(types); i += 2 {
-		require.Equal(t, []string{"moof", "mdat"}, types[i:i+2], "box %d", i)
-	}
-	return types
 }
 
 // TestNewRefusesTracks checks that codecs MP4 cannot carry, or tracks without the configuration
 // their sample entry needs, are refused before anything is written.
 func TestNewRefusesTracks(t *testing.T) {
-	vp8 := ivfFrames(t, "240p-vp8.ivf")
+	vp8 := testutil.IVFFrames(t, "240p-vp8.ivf")
 	for _, tc := range []struct {
 		name  string
 		track segment.Track
 	}{
-		{"vp8", vp8Track(t, vp8[0].data)},
+		{"vp8", testutil.VP8Track(t, vp8[0].Data)},
 		{"h264 without parameter sets", segment.Track{Kind: "video", Codec: "h264", ClockRate: 90000}},
 		{"h265 without parameter sets", segment.Track{Kind: "video", Codec: "h265", ClockRate: 90000}},
 		{"av1 without sequence header", segment.Track{Kind: "video", Codec: "av1", ClockRate: 90000}},
 		{"unknown codec", segment.Track{Kind: "video", Codec: "mpeg2", ClockRate: 90000}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newSnapshotFile(t, "out.mp4")
+			f := testutil.NewSnapshotFile(t, "out.mp4")
 			_, err := fmp4.New(f, []segment.Track{tc.track}, segment.Options{})
 			require.Error(t, err)
-			require.Zero(t, f.writes)
+			require.Zero(t, f.Writes)
 		})
 	}
 }
 
 // TestWriteSampleUnknownTrack checks that a sample for a track the file does not have is refused.
 func TestWriteSampleUnknownTrack(t *testing.T) {
-	opus, channels := opusPackets(t)
-	w, err := fmp4.New(newSnapshotFile(t, "out.mp4"), []segment.Track{opusTrack(channels)}, segment.Options{})
+	opus, channels := testutil.OpusPackets(t)
+	w, err := fmp4.New(testutil.NewSnapshotFile(t, "out.mp4"), []segment.Track{testutil.OpusTrack(channels)}, segment.Options{})
 	require.NoError(t, err)
 	require.Error(t, w.WriteSample(segment.Sample{Track: 1, Data: opus[0]}))
 	require.Error(t, w.WriteSample(segment.Sample{Track: -1, Data: opus[0]}))
@@ -209,8 +187,8 @@ func TestWriteSampleUnknownTrack(t *testing.T) {
 func TestWriterCopiesSamples(t *testing.T) {
 	for _, tc := range writerCases(t) {
 		t.Run(tc.name, func(t *testing.T) {
-			want := write(t, tc).snapshots
-			f := newSnapshotFile(t, "reused.mp4")
+			want := write(t, tc).Snapshots
+			f := testutil.NewSnapshotFile(t, "reused.mp4")
 			w, err := fmp4.New(f, tc.tracks, segment.Options{})
 			require.NoError(t, err)
 			var buf []byte
@@ -221,7 +199,7 @@ func TestWriterCopiesSamples(t *testing.T) {
 				clear(buf) // scribbled at once, as a reused buffer would be
 			}
 			require.NoError(t, w.Close())
-			require.Equal(t, want[len(want)-1], f.snapshots[len(f.snapshots)-1])
+			require.Equal(t, want[len(want)-1], f.Snapshots[len(f.Snapshots)-1])
 		})
 	}
 }
@@ -231,8 +209,8 @@ func TestWriterWithSharedBuffers(t *testing.T) {
 	var pool segment.BufferPool
 	for _, tc := range writerCases(t) {
 		t.Run(tc.name, func(t *testing.T) {
-			want := write(t, tc).snapshots
-			a, b := newSnapshotFile(t, "a.mp4"), newSnapshotFile(t, "b.mp4")
+			want := write(t, tc).Snapshots
+			a, b := testutil.NewSnapshotFile(t, "a.mp4"), testutil.NewSnapshotFile(t, "b.mp4")
 			wa, err := fmp4.New(a, tc.tracks, segment.Options{Buffers: &pool})
 			require.NoError(t, err)
 			wb, err := fmp4.New(b, tc.tracks, segment.Options{Buffers: &pool})
@@ -243,8 +221,8 @@ func TestWriterWithSharedBuffers(t *testing.T) {
 			}
 			require.NoError(t, wa.Close())
 			require.NoError(t, wb.Close())
-			require.Equal(t, want[len(want)-1], a.snapshots[len(a.snapshots)-1])
-			require.Equal(t, want[len(want)-1], b.snapshots[len(b.snapshots)-1])
+			require.Equal(t, want[len(want)-1], a.Snapshots[len(a.Snapshots)-1])
+			require.Equal(t, want[len(want)-1], b.Snapshots[len(b.Snapshots)-1])
 		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/vigilrec/vigil/internal/segment"
 	"github.com/vigilrec/vigil/internal/segment/webm"
+	"github.com/vigilrec/vigil/internal/testutil"
 )
 
 var _ segment.Writer = (*webm.Writer)(nil)
@@ -27,38 +28,38 @@ type writerCase struct {
 // writerCases are about 4 s of the built-in clips, video at 30 fps and audio in 20 ms packets.
 func writerCases(t *testing.T) []writerCase {
 	t.Helper()
-	vp8 := ivfFrames(t, "240p-vp8.ivf")
-	vp9 := ivfFrames(t, "240p-vp9.ivf")
-	opus, channels := opusPackets(t)
-	audioEnd := time.Duration(len(opus)) * opusDur
+	vp8 := testutil.IVFFrames(t, "240p-vp8.ivf")
+	vp9 := testutil.IVFFrames(t, "240p-vp9.ivf")
+	opus, channels := testutil.OpusPackets(t)
+	audioEnd := time.Duration(len(opus)) * testutil.ClipOpusDur
 	return []writerCase{
 		{
 			name:    "vp8+opus",
-			tracks:  []segment.Track{vp8Track(t, vp8[0].data), opusTrack(channels)},
-			samples: interleave(vp8, 0, opus, 1),
+			tracks:  []segment.Track{testutil.VP8Track(t, vp8[0].Data), testutil.OpusTrack(channels)},
+			samples: testutil.Interleave(vp8, 0, opus, 1),
 			codecs:  []string{"vp8", "opus"},
-			media:   max(time.Duration(len(vp8))*frameDur, audioEnd),
+			media:   max(time.Duration(len(vp8))*testutil.ClipFrameDur, audioEnd),
 		},
 		{
 			name:    "vp9+opus",
-			tracks:  []segment.Track{vp9Track(), opusTrack(channels)},
-			samples: interleave(vp9, 0, opus, 1),
+			tracks:  []segment.Track{testutil.VP9Track(), testutil.OpusTrack(channels)},
+			samples: testutil.Interleave(vp9, 0, opus, 1),
 			codecs:  []string{"vp9", "opus"},
-			media:   max(time.Duration(len(vp9))*frameDur, audioEnd),
+			media:   max(time.Duration(len(vp9))*testutil.ClipFrameDur, audioEnd),
 		},
 		{
 			name:    "opus",
-			tracks:  []segment.Track{opusTrack(channels)},
-			samples: interleave(nil, -1, opus, 0),
+			tracks:  []segment.Track{testutil.OpusTrack(channels)},
+			samples: testutil.Interleave(nil, -1, opus, 0),
 			codecs:  []string{"opus"},
 			media:   audioEnd,
 		},
 	}
 }
 
-func write(t *testing.T, tc writerCase) *snapshotFile {
+func write(t *testing.T, tc writerCase) *testutil.SnapshotFile {
 	t.Helper()
-	f := newSnapshotFile(t, "out.webm")
+	f := testutil.NewSnapshotFile(t, "out.webm")
 	w, err := webm.New(f, tc.tracks, segment.Options{})
 	require.NoError(t, err)
 	var scratch []byte
@@ -73,26 +74,26 @@ func write(t *testing.T, tc writerCase) *snapshotFile {
 	require.NoError(t, w.Close())
 	require.NoError(t, w.Close(), "Close is idempotent")
 	require.ErrorIs(t, w.WriteSample(tc.samples[0]), segment.ErrClosed)
-	require.Equal(t, int64(len(f.snapshots[len(f.snapshots)-1])), w.Bytes())
+	require.Equal(t, int64(len(f.Snapshots[len(f.Snapshots)-1])), w.Bytes())
 	end, err := f.Seek(0, 1)
 	require.NoError(t, err)
 	require.Equal(t, w.Bytes(), end, "Close leaves the file offset at the end")
-	require.InDelta(t, tc.media, w.Duration(), float64(frameDur))
+	require.InDelta(t, tc.media, w.Duration(), float64(testutil.ClipFrameDur))
 	return f
 }
 
 // TestWriterPlayable writes the clips and has ffprobe and ffmpeg read them back; the Duration
 // patched in by Close is the media time.
 func TestWriterPlayable(t *testing.T) {
-	needFFmpeg(t)
+	testutil.NeedFFmpeg(t)
 	for _, tc := range writerCases(t) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			f := write(t, tc)
-			p := ffprobe(t, f.f.Name())
-			require.Equal(t, tc.codecs, p.codecs())
-			require.InDelta(t, tc.media.Seconds(), p.duration(t).Seconds(), 0.2)
-			ffmpegDecode(t, f.f.Name())
+			p := testutil.FFprobe(t, f.Name())
+			require.Equal(t, tc.codecs, p.Codecs())
+			require.InDelta(t, tc.media.Seconds(), p.Duration, 0.2)
+			testutil.FFmpegDecode(t, f.Name())
 		})
 	}
 }
@@ -104,8 +105,8 @@ func TestWriterOneWritePerCluster(t *testing.T) {
 	for _, tc := range writerCases(t) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := write(t, tc)
-			require.Equal(t, 1, f.overwrites, "the Duration patch")
-			appends := f.writes - f.overwrites
+			require.Equal(t, 1, f.Overwrites, "the Duration patch")
+			appends := f.Writes - f.Overwrites
 			require.LessOrEqual(t, float64(appends), 1+tc.media.Seconds()+1)
 			require.GreaterOrEqual(t, float64(appends), 1+math.Floor(tc.media.Seconds()), "clusters of one second")
 		})
@@ -115,7 +116,7 @@ func TestWriterOneWritePerCluster(t *testing.T) {
 // TestWriterCrashSafe cuts the file after every Write call, as a crash would, and checks that
 // what is on disk is a WebM that ffprobe and ffmpeg read without error.
 func TestWriterCrashSafe(t *testing.T) {
-	needFFmpeg(t)
+	testutil.NeedFFmpeg(t)
 	if testing.Short() {
 		t.Skip("runs ffmpeg on every prefix")
 	}
@@ -123,14 +124,14 @@ func TestWriterCrashSafe(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			f := write(t, tc)
-			require.Greater(t, len(f.snapshots), 2)
-			for i, snap := range f.snapshots[1:] {
+			require.Greater(t, len(f.Snapshots), 2)
+			for i, snap := range f.Snapshots[1:] {
 				requireElements(t, snap)
 				path := filepath.Join(t.TempDir(), fmt.Sprintf("prefix%d.webm", i+1))
 				require.NoError(t, os.WriteFile(path, snap, 0o644))
-				p := ffprobe(t, path)
-				require.Equal(t, tc.codecs, p.codecs(), "prefix %d", i+1)
-				ffmpegDecode(t, path)
+				p := testutil.FFprobe(t, path)
+				require.Equal(t, tc.codecs, p.Codecs(), "prefix %d", i+1)
+				testutil.FFmpegDecode(t, path)
 			}
 		})
 	}
@@ -143,11 +144,11 @@ func TestWriterElementLayout(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := write(t, tc)
 			want := []string{"EBML", "Segment", "Info", "Tracks"}
-			require.Equal(t, want, requireElements(t, f.snapshots[0]), "the first write is the header")
-			for range f.writes - f.overwrites - 1 {
+			require.Equal(t, want, requireElements(t, f.Snapshots[0]), "the first write is the header")
+			for range f.Writes - f.Overwrites - 1 {
 				want = append(want, "Cluster")
 			}
-			require.Equal(t, want, requireElements(t, f.snapshots[len(f.snapshots)-1]))
+			require.Equal(t, want, requireElements(t, f.Snapshots[len(f.Snapshots)-1]))
 		})
 	}
 }
@@ -219,28 +220,28 @@ func vintLen(first byte) int {
 // TestNewRefusesTracks checks that codecs WebM cannot carry are refused before anything is
 // written.
 func TestNewRefusesTracks(t *testing.T) {
-	h264 := h264Frames(t)
+	h264 := testutil.H264Frames(t, "240p-h264.h264")
 	for _, tc := range []struct {
 		name  string
 		track segment.Track
 	}{
-		{"h264", h264Track(t, h264[0].data)},
+		{"h264", testutil.H264Track(t, h264[0].Data)},
 		{"h265", segment.Track{Kind: "video", Codec: "h265", ClockRate: 90000}},
 		{"unknown codec", segment.Track{Kind: "video", Codec: "mpeg2", ClockRate: 90000}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newSnapshotFile(t, "out.webm")
+			f := testutil.NewSnapshotFile(t, "out.webm")
 			_, err := webm.New(f, []segment.Track{tc.track}, segment.Options{})
 			require.Error(t, err)
-			require.Zero(t, f.writes)
+			require.Zero(t, f.Writes)
 		})
 	}
 }
 
 // TestWriteSampleUnknownTrack checks that a sample for a track the file does not have is refused.
 func TestWriteSampleUnknownTrack(t *testing.T) {
-	opus, channels := opusPackets(t)
-	w, err := webm.New(newSnapshotFile(t, "out.webm"), []segment.Track{opusTrack(channels)}, segment.Options{})
+	opus, channels := testutil.OpusPackets(t)
+	w, err := webm.New(testutil.NewSnapshotFile(t, "out.webm"), []segment.Track{testutil.OpusTrack(channels)}, segment.Options{})
 	require.NoError(t, err)
 	require.Error(t, w.WriteSample(segment.Sample{Track: 1, Data: opus[0]}))
 	require.Error(t, w.WriteSample(segment.Sample{Track: -1, Data: opus[0]}))
@@ -252,8 +253,8 @@ func TestWriteSampleUnknownTrack(t *testing.T) {
 func TestWriterCopiesSamples(t *testing.T) {
 	for _, tc := range writerCases(t) {
 		t.Run(tc.name, func(t *testing.T) {
-			want := write(t, tc).snapshots
-			f := newSnapshotFile(t, "reused.webm")
+			want := write(t, tc).Snapshots
+			f := testutil.NewSnapshotFile(t, "reused.webm")
 			w, err := webm.New(f, tc.tracks, segment.Options{})
 			require.NoError(t, err)
 			var buf []byte
@@ -264,7 +265,7 @@ func TestWriterCopiesSamples(t *testing.T) {
 				clear(buf) // scribbled at once, as a reused buffer would be
 			}
 			require.NoError(t, w.Close())
-			require.Equal(t, want[len(want)-1], f.snapshots[len(f.snapshots)-1])
+			require.Equal(t, want[len(want)-1], f.Snapshots[len(f.Snapshots)-1])
 		})
 	}
 }
