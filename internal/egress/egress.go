@@ -73,13 +73,8 @@ func (m *Manager) Play(ctx context.Context, name, offer string) (answer, session
 		}
 	}
 	s := &viewer{Life: session.NewLife(name), mgr: m, stream: stream, tracks: tracks, log: m.log.With("stream", name)}
-	if err := m.sessions.Go(s.Life, nil, s.run); err != nil {
-		return "", "", err
-	}
-	answer, err = s.negotiate(ctx, offer)
+	answer, err = m.sessions.Start(s.Life, nil, s.run, func() (string, error) { return s.negotiate(ctx, offer) })
 	if err != nil {
-		s.End()
-		<-s.Done()
 		return "", "", err
 	}
 	return answer, s.ID(), nil
@@ -87,11 +82,7 @@ func (m *Manager) Play(ctx context.Context, name, offer string) (answer, session
 
 // Stop ends viewing session id of stream name and waits for it.
 func (m *Manager) Stop(ctx context.Context, name, id string) error {
-	l, ok := m.sessions.Lookup(name, id)
-	if !ok {
-		return fmt.Errorf("%w: %s/%s", ErrSessionNotFound, name, id)
-	}
-	return l.Stop(ctx)
+	return m.sessions.Stop(ctx, name, id, ErrSessionNotFound)
 }
 
 // Count returns the number of viewing sessions.

@@ -6,7 +6,6 @@ package ingest
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -59,7 +58,7 @@ func (m *Manager) Publish(ctx context.Context, name, offer string) (answer, sess
 		return "", "", err
 	}
 	s := &publisher{Life: session.NewLife(name), mgr: m, offer: info, log: m.log.With("stream", name)}
-	err = m.sessions.Go(s.Life, func() error {
+	answer, err = m.sessions.Start(s.Life, func() error {
 		stream, err := m.hub.Create(name, s)
 		if err != nil {
 			return err
@@ -67,14 +66,8 @@ func (m *Manager) Publish(ctx context.Context, name, offer string) (answer, sess
 		s.stream = stream
 		s.log = s.log.With("media_session", stream.ID())
 		return nil
-	}, s.run)
+	}, s.run, func() (string, error) { return s.negotiate(ctx, offer) })
 	if err != nil {
-		return "", "", err
-	}
-	answer, err = s.negotiate(ctx, offer)
-	if err != nil {
-		s.End()
-		<-s.Done()
 		return "", "", err
 	}
 	return answer, s.ID(), nil
@@ -82,11 +75,7 @@ func (m *Manager) Publish(ctx context.Context, name, offer string) (answer, sess
 
 // Stop ends the session id of stream name and waits until it has left the hub.
 func (m *Manager) Stop(ctx context.Context, name, id string) error {
-	l, ok := m.sessions.Lookup(name, id)
-	if !ok {
-		return fmt.Errorf("%w: %s/%s", ErrSessionNotFound, name, id)
-	}
-	return l.Stop(ctx)
+	return m.sessions.Stop(ctx, name, id, ErrSessionNotFound)
 }
 
 // Run blocks until ctx ends, then ends every session and waits for their goroutines.

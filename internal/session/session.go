@@ -8,6 +8,7 @@ package session
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/google/uuid"
@@ -18,7 +19,7 @@ import (
 var ErrShuttingDown = errors.New("server is shutting down")
 
 // Life is one session's lifetime. Anyone may ask it to end (pion callbacks, the API, shutdown);
-// its run goroutine, started by Manager.Go, waits for that and tears the session down.
+// its run goroutine, started by Manager.Start, waits for that and tears the session down.
 type Life struct {
 	id     string
 	stream string
@@ -104,20 +105,21 @@ func NewManager() *Manager {
 	return &Manager{sessions: map[string]*Life{}}
 }
 
-// Go registers l and runs run as its goroutine. When run returns, l is forgotten and Done is
-// closed. reserve, when not nil, runs first under the manager's lock, so that what it takes (a
-// stream name in the hub) is never taken once Run has begun ending sessions; its error is
-// returned and nothing is started. Errors: ErrShuttingDown, reserve's.
-func (m *Manager) Go(l *Life, reserve func() error, run func()) error {
+// Start registers l, runs run as its goroutine and then negotiate, whose answer it returns. When
+// run returns, l is forgotten and Done is closed. reserve, when not nil, runs first under the
+// manager's lock, so that what it takes (a stream name in the hub) is never taken once Run has
+// begun ending sessions; its error is returned and nothing is started. A failed negotiation ends
+// the session and returns once it is torn down. Errors: ErrShuttingDown, reserve's, negotiate's.
+func (m *Manager) Start(l *Life, reserve func() error, run func(), negotiate func() (string, error)) (string, error) {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
-		return ErrShuttingDown
+		return "", ErrShuttingDown
 	}
 	if reserve != nil {
 		if err := reserve(); err != nil {
 			m.mu.Unlock()
-			return err
+			return "", err
 		}
 	}
 	m.sessions[l.id] = l
@@ -130,7 +132,23 @@ func (m *Manager) Go(l *Life, reserve func() error, run func()) error {
 		defer m.forget(l)
 		run()
 	}()
-	return nil
+	answer, err := negotiate()
+	if err != nil {
+		l.End()
+		<-l.done
+		return "", err
+	}
+	return answer, nil
+}
+
+// Stop ends session id of stream and waits until it is torn down or ctx ends. An unknown id, or
+// one of another stream, is notFound (wrapped).
+func (m *Manager) Stop(ctx context.Context, stream, id string, notFound error) error {
+	l, ok := m.Lookup(stream, id)
+	if !ok {
+		return fmt.Errorf("%w: %s/%s", notFound, stream, id)
+	}
+	return l.Stop(ctx)
 }
 
 // Lookup returns session id when it belongs to stream.

@@ -15,27 +15,38 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // runUntilEnded is the run of a session that only waits to be asked to end.
 func runUntilEnded(l *Life) func() { return func() { <-l.Ending() } }
 
+func answer() (string, error) { return "v=0", nil }
+
+func start(m *Manager, l *Life, reserve func() error, run func()) error {
+	got, err := m.Start(l, reserve, run, answer)
+	if err == nil && got != "v=0" {
+		return errors.New("Start did not return the answer")
+	}
+	return err
+}
+
+var errNotFound = errors.New("not found")
+
 func TestStopEndsTheSessionAndForgetsIt(t *testing.T) {
 	m := NewManager()
 	a, b := NewLife("cam"), NewLife("cam")
 	require.NotEqual(t, a.ID(), b.ID())
-	require.NoError(t, m.Go(a, nil, runUntilEnded(a)))
-	require.NoError(t, m.Go(b, nil, runUntilEnded(b)))
+	require.NoError(t, start(m, a, nil, runUntilEnded(a)))
+	require.NoError(t, start(m, b, nil, runUntilEnded(b)))
 	require.Equal(t, 2, m.Count())
 	require.Equal(t, 2, m.CountFor("cam"))
 	require.Equal(t, 0, m.CountFor("other"))
 
-	_, ok := m.Lookup("other", a.ID())
-	require.False(t, ok, "a session is found only under its own stream")
-	l, ok := m.Lookup("cam", a.ID())
-	require.True(t, ok)
-	require.NoError(t, l.Stop(context.Background()))
+	require.ErrorIs(t, m.Stop(context.Background(), "other", a.ID(), errNotFound), errNotFound,
+		"a session is found only under its own stream")
+	require.ErrorIs(t, m.Stop(context.Background(), "cam", "nope", errNotFound), errNotFound)
+	require.NoError(t, m.Stop(context.Background(), "cam", a.ID(), errNotFound))
 	select {
 	case <-a.Done():
 	default:
 		t.Fatal("Stop returned before the session was torn down")
 	}
-	_, ok = m.Lookup("cam", a.ID())
+	_, ok := m.Lookup("cam", a.ID())
 	require.False(t, ok, "a stopped session is forgotten")
 	require.Equal(t, 1, m.Count())
 
@@ -50,7 +61,7 @@ func TestStopGivesUpWithItsContext(t *testing.T) {
 	m := NewManager()
 	l := NewLife("cam")
 	release := make(chan struct{})
-	require.NoError(t, m.Go(l, nil, func() { <-release }))
+	require.NoError(t, start(m, l, nil, func() { <-release }))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	require.ErrorIs(t, l.Stop(ctx), context.DeadlineExceeded)
@@ -65,7 +76,7 @@ func TestRunRefusesNewSessionsAndReserveIsNotCalled(t *testing.T) {
 	require.NoError(t, m.Run(ctx))
 	reserved := false
 	l := NewLife("cam")
-	err := m.Go(l, func() error { reserved = true; return nil }, runUntilEnded(l))
+	_, err := m.Start(l, func() error { reserved = true; return nil }, runUntilEnded(l), answer)
 	require.ErrorIs(t, err, ErrShuttingDown)
 	require.False(t, reserved, "nothing is reserved once the manager is shutting down")
 	require.Equal(t, 0, m.Count())
@@ -75,7 +86,8 @@ func TestReserveErrorStartsNothing(t *testing.T) {
 	m := NewManager()
 	errTaken := errors.New("taken")
 	l := NewLife("cam")
-	err := m.Go(l, func() error { return errTaken }, func() { t.Error("the session ran although its reservation failed") })
+	_, err := m.Start(l, func() error { return errTaken }, func() { t.Error("the session ran although its reservation failed") },
+		func() (string, error) { t.Error("negotiated although the reservation failed"); return "", nil })
 	require.ErrorIs(t, err, errTaken)
 	require.Equal(t, 0, m.Count())
 	// goleak (TestMain) fails the package if a goroutine was started anyway.
@@ -87,7 +99,7 @@ func TestRunWaitsForEverySession(t *testing.T) {
 	for range 5 {
 		l := NewLife("cam")
 		lives = append(lives, l)
-		require.NoError(t, m.Go(l, nil, runUntilEnded(l)))
+		require.NoError(t, start(m, l, nil, runUntilEnded(l)))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -111,4 +123,15 @@ func TestEndIsIdempotent(t *testing.T) {
 	default:
 		t.Fatal("End did not close Ending")
 	}
+}
+
+func TestFailedNegotiationTearsTheSessionDown(t *testing.T) {
+	m := NewManager()
+	l := NewLife("cam")
+	errRefused := errors.New("refused")
+	tornDown := false
+	_, err := m.Start(l, nil, func() { <-l.Ending(); tornDown = true }, func() (string, error) { return "", errRefused })
+	require.ErrorIs(t, err, errRefused)
+	require.True(t, tornDown, "Start returns once the session is torn down")
+	require.Equal(t, 0, m.Count())
 }
