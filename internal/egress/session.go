@@ -71,14 +71,14 @@ func (s *viewer) readRTCP(sender *webrtc.RTPSender) {
 // forward copies the stream's packets to the viewer until ctx ends or the stream does.
 func (s *viewer) forward(ctx context.Context, sub *hub.Subscriber) {
 	defer s.workers.Done()
-	defer s.End()
 	batch := make([]*media.Packet, 64)
 	for {
 		n, err := sub.Read(ctx, batch)
 		if err != nil {
 			if errors.Is(err, hub.ErrClosed) {
-				s.log.Info("stream ended; closing viewer")
+				s.EndBecause("stream ended")
 			}
+			s.End()
 			return
 		}
 		for _, p := range batch[:n] {
@@ -102,6 +102,8 @@ func (s *viewer) run() {
 	timer := time.NewTimer(s.mgr.cfg.ConnectTimeout)
 	defer timer.Stop()
 	var sub *hub.Subscriber
+	var joined time.Time
+	remote := ""
 	connected := s.Connected()
 	for waiting := true; waiting; {
 		select {
@@ -110,6 +112,7 @@ func (s *viewer) run() {
 		case <-timer.C:
 			if sub == nil {
 				s.log.Warn("viewer did not connect in time", "timeout", s.mgr.cfg.ConnectTimeout)
+				s.EndBecause("did not connect in time")
 				waiting = false
 			}
 		case <-connected:
@@ -117,9 +120,15 @@ func (s *viewer) run() {
 			var err error
 			sub, err = s.stream.Subscribe(hub.SubscribeOptions{StartAtKeyframe: true})
 			if err != nil {
+				s.EndBecause("subscribe: " + err.Error())
 				waiting = false
 				continue
 			}
+			joined = time.Now()
+			s.mu.Lock()
+			remote = rtc.RemoteAddr(s.pc)
+			s.mu.Unlock()
+			s.log.Info("viewer joined", "viewer", s.ID(), "remote", remote)
 			s.workers.Add(1)
 			go s.forward(ctx, sub)
 		}
@@ -137,4 +146,8 @@ func (s *viewer) run() {
 		}
 	}
 	s.workers.Wait()
+	if !joined.IsZero() {
+		s.log.Info("viewer left", "viewer", s.ID(), "remote", remote,
+			"duration", time.Since(joined).Round(time.Millisecond), "reason", s.Reason())
+	}
 }

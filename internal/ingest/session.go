@@ -186,7 +186,7 @@ func (s *publisher) RequestKeyframe() {
 }
 
 // Disconnect ends the session; the hub calls it when the API kicks the publisher.
-func (s *publisher) Disconnect() { s.End() }
+func (s *publisher) Disconnect() { s.EndBecause("disconnected") }
 
 // run waits for the end of the session, then closes the peer connection, waits for the readers
 // and takes the stream out of the hub.
@@ -202,6 +202,7 @@ func (s *publisher) run() {
 				continue
 			}
 			s.log.Warn("publisher did not connect in time", "timeout", s.mgr.cfg.ConnectTimeout)
+			s.EndBecause("did not connect in time")
 			waiting = false
 		}
 	}
@@ -219,5 +220,5 @@ func (s *publisher) run() {
 		s.mgr.engine.Feedback().Unwatch(ssrc)
 	}
 	s.stream.Close()
-	s.log.Info("publisher left")
+	s.log.Info("publisher left", "reason", s.Reason())
 }

@@ -3,6 +3,8 @@ package rtc
 import (
 	"context"
 	"fmt"
+	"net"
+	"strconv"
 
 	"github.com/pion/webrtc/v4"
 )
@@ -28,4 +30,26 @@ func Answer(ctx context.Context, pc *webrtc.PeerConnection, offer string) (strin
 		return "", fmt.Errorf("gather candidates: %w", ctx.Err())
 	}
 	return pc.LocalDescription().SDP, nil
+}
+
+// RemoteAddr is the address of the remote end of pc's selected ICE candidate pair ("ip:port"), or
+// "" while none is selected.
+func RemoteAddr(pc *webrtc.PeerConnection) string {
+	var transports []*webrtc.DTLSTransport
+	for _, s := range pc.GetSenders() {
+		transports = append(transports, s.Transport())
+	}
+	for _, r := range pc.GetReceivers() {
+		transports = append(transports, r.Transport())
+	}
+	for _, t := range transports {
+		if t == nil || t.ICETransport() == nil {
+			continue
+		}
+		pair, err := t.ICETransport().GetSelectedCandidatePair()
+		if err == nil && pair != nil {
+			return net.JoinHostPort(pair.Remote.Address, strconv.Itoa(int(pair.Remote.Port)))
+		}
+	}
+	return ""
 }

@@ -25,6 +25,7 @@ type Life struct {
 	stream string
 
 	endOnce   sync.Once
+	reason    string        // why the session ends; written once, before ending is closed
 	ending    chan struct{} // closed to ask run to tear down
 	done      chan struct{} // closed once torn down
 	connOnce  sync.Once
@@ -45,12 +46,30 @@ func (l *Life) ID() string { return l.id }
 // Stream is the name of the stream the session publishes or plays.
 func (l *Life) Stream() string { return l.stream }
 
-// End asks the session to end; only the first call counts. It never blocks, so pion callbacks
-// may call it.
-func (l *Life) End() { l.endOnce.Do(func() { close(l.ending) }) }
+// End asks the session to end; only the first call (of End or EndBecause) counts. It never
+// blocks, so pion callbacks may call it.
+func (l *Life) End() { l.EndBecause("ended") }
+
+// EndBecause is End, telling why: Reason reports the first reason given.
+func (l *Life) EndBecause(reason string) {
+	l.endOnce.Do(func() {
+		l.reason = reason
+		close(l.ending)
+	})
+}
 
 // Ending is closed once End is called.
 func (l *Life) Ending() <-chan struct{} { return l.ending }
+
+// Reason is why the session ends; empty until Ending is closed.
+func (l *Life) Reason() string {
+	select {
+	case <-l.ending:
+		return l.reason
+	default:
+		return ""
+	}
+}
 
 // Done is closed once the session is torn down and forgotten by its manager.
 func (l *Life) Done() <-chan struct{} { return l.done }
@@ -74,15 +93,17 @@ func (l *Life) Watch(pc *webrtc.PeerConnection) {
 		switch st {
 		case webrtc.PeerConnectionStateConnected:
 			l.connOnce.Do(func() { close(l.connected) })
-		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
-			l.End()
+		case webrtc.PeerConnectionStateFailed:
+			l.EndBecause("connection failed")
+		case webrtc.PeerConnectionStateClosed:
+			l.EndBecause("connection closed")
 		}
 	})
 }
 
-// Stop ends the session and waits until it is torn down or ctx ends.
+// Stop ends the session ("stopped") and waits until it is torn down or ctx ends.
 func (l *Life) Stop(ctx context.Context) error {
-	l.End()
+	l.EndBecause("stopped")
 	select {
 	case <-l.done:
 		return nil
@@ -134,7 +155,7 @@ func (m *Manager) Start(l *Life, reserve func() error, run func(), negotiate fun
 	}()
 	answer, err := negotiate()
 	if err != nil {
-		l.End()
+		l.EndBecause("negotiation failed")
 		<-l.done
 		return "", err
 	}
@@ -189,7 +210,7 @@ func (m *Manager) Run(ctx context.Context) error {
 	m.mu.Lock()
 	m.closed = true
 	for _, l := range m.sessions {
-		l.End()
+		l.EndBecause("server shutting down")
 	}
 	m.mu.Unlock()
 	m.wg.Wait()

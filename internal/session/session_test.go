@@ -55,6 +55,8 @@ func TestStopEndsTheSessionAndForgetsIt(t *testing.T) {
 	require.NoError(t, m.Run(ctx))
 	require.Equal(t, 0, m.Count())
 	<-b.Done()
+	require.Equal(t, "stopped", a.Reason())
+	require.Equal(t, "server shutting down", b.Reason())
 }
 
 func TestStopGivesUpWithItsContext(t *testing.T) {
@@ -116,8 +118,11 @@ func TestRunWaitsForEverySession(t *testing.T) {
 func TestEndIsIdempotent(t *testing.T) {
 	l := NewLife("cam")
 	require.False(t, l.IsConnected())
+	require.Empty(t, l.Reason(), "no reason before the end")
+	l.EndBecause("first")
 	l.End()
-	l.End()
+	l.EndBecause("second")
+	require.Equal(t, "first", l.Reason(), "the first reason given stays")
 	select {
 	case <-l.Ending():
 	default:
