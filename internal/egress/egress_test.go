@@ -128,17 +128,7 @@ func newViewer(t *testing.T) (*peer, string) {
 		_ = pc.Close()
 		v.wg.Wait()
 	})
-	offer, err := pc.CreateOffer(nil)
-	require.NoError(t, err)
-	gathered := webrtc.GatheringCompletePromise(pc)
-	require.NoError(t, pc.SetLocalDescription(offer))
-	<-gathered
-	return v, pc.LocalDescription().SDP
-}
-
-func (v *peer) answer(t *testing.T, sdp string) {
-	t.Helper()
-	require.NoError(t, v.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}))
+	return v, testutil.Offer(t, pc)
 }
 
 // A viewer gets the stream's packets once connected, its joining and leaving are logged, and
@@ -149,7 +139,7 @@ func TestViewerJoinsAndLeavesWithTheStream(t *testing.T) {
 	v, offer := newViewer(t)
 	answer, id, err := f.mgr.Play(context.Background(), "cam", offer)
 	require.NoError(t, err)
-	v.answer(t, answer)
+	testutil.Answer(t, v.pc, answer)
 	require.Equal(t, 1, f.mgr.CountFor("cam"))
 	require.Equal(t, 0, f.mgr.CountFor("other"))
 
@@ -178,7 +168,7 @@ func TestStopAViewer(t *testing.T) {
 	v, offer := newViewer(t)
 	answer, id, err := f.mgr.Play(context.Background(), "cam", offer)
 	require.NoError(t, err)
-	v.answer(t, answer)
+	testutil.Answer(t, v.pc, answer)
 	f.logs.WaitFor(t, "viewer joined", 10*time.Second)
 
 	require.ErrorIs(t, f.mgr.Stop(context.Background(), "other", id), ErrSessionNotFound)

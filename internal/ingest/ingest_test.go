@@ -87,12 +87,7 @@ func newPublisher(t *testing.T) (*peer, string) {
 		_ = pc.Close()
 		p.wg.Wait()
 	})
-	offer, err := pc.CreateOffer(nil)
-	require.NoError(t, err)
-	gathered := webrtc.GatheringCompletePromise(pc)
-	require.NoError(t, pc.SetLocalDescription(offer))
-	<-gathered
-	return p, pc.LocalDescription().SDP
+	return p, testutil.Offer(t, pc)
 }
 
 // send writes the clip's frames in real time until ctx ends.
@@ -113,11 +108,6 @@ func (p *peer) send(ctx context.Context, frames []testutil.Frame) {
 	}()
 }
 
-func (p *peer) answer(t *testing.T, sdp string) {
-	t.Helper()
-	require.NoError(t, p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}))
-}
-
 // A publisher's packets reach the hub with keyframe starts marked, the publisher is asked for a
 // keyframe, and stopping the session takes the stream out of the hub.
 func TestPublishIntoHubAndStop(t *testing.T) {
@@ -125,7 +115,7 @@ func TestPublishIntoHubAndStop(t *testing.T) {
 	pub, offer := newPublisher(t)
 	answer, id, err := f.mgr.Publish(context.Background(), "cam", offer)
 	require.NoError(t, err)
-	pub.answer(t, answer)
+	testutil.Answer(t, pub.pc, answer)
 
 	stream, err := f.hub.Get("cam")
 	require.NoError(t, err)
@@ -167,7 +157,7 @@ func TestPublishRefusals(t *testing.T) {
 	pub, offer := newPublisher(t)
 	answer, _, err := f.mgr.Publish(context.Background(), "cam", offer)
 	require.NoError(t, err)
-	pub.answer(t, answer)
+	testutil.Answer(t, pub.pc, answer)
 	_, second := newPublisher(t)
 	_, _, err = f.mgr.Publish(context.Background(), "cam", second)
 	require.ErrorIs(t, err, hub.ErrStreamExists)

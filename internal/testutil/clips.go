@@ -62,26 +62,6 @@ func ReadClip(t testing.TB, name string) []byte {
 	return b
 }
 
-// SplitAnnexB returns the NAL units of an H.264 or H.265 Annex B stream, without start codes.
-func SplitAnnexB(b []byte) [][]byte {
-	var out [][]byte
-	start := -1
-	for i := 0; i+2 < len(b); i++ {
-		if b[i] != 0 || b[i+1] != 0 || b[i+2] != 1 {
-			continue
-		}
-		if start >= 0 {
-			out = append(out, bytes.TrimRight(b[start:i], "\x00"))
-		}
-		start = i + 3
-		i += 2
-	}
-	if start >= 0 {
-		out = append(out, b[start:])
-	}
-	return out
-}
-
 // H264Frames returns the access units of an H.264 clip in AVCC form (4-byte lengths), as
 // containers store them.
 func H264Frames(t testing.TB, name string) []Frame {
@@ -105,7 +85,7 @@ func h264Frames(t testing.TB, name string, add func(au, nal []byte) []byte) []Fr
 	var out []Frame
 	var cur Frame
 	picture := false
-	for _, nal := range SplitAnnexB(ReadClip(t, name)) {
+	for _, nal := range media.SplitAnnexB(ReadClip(t, name)) {
 		if len(nal) == 0 {
 			continue
 		}
