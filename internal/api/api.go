@@ -29,6 +29,7 @@ import (
 	"github.com/vigilrec/vigil/internal/pull"
 	"github.com/vigilrec/vigil/internal/recorder"
 	"github.com/vigilrec/vigil/internal/rtc"
+	"github.com/vigilrec/vigil/internal/session"
 )
 
 // MaxBodyBytes bounds every request body (SDP offers and JSON alike).
@@ -174,7 +175,7 @@ func statusOf(err error) int {
 		return http.StatusConflict
 	case errors.Is(err, pull.ErrNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, pull.ErrShuttingDown), errors.Is(err, pull.ErrLimit):
+	case errors.Is(err, session.ErrShuttingDown), errors.Is(err, pull.ErrLimit):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, hub.ErrInvalidName), errors.Is(err, rtc.ErrMalformedSDP),
 		errors.Is(err, recorder.ErrBadTemplate), errors.Is(err, recorder.ErrBadOptions):
@@ -192,8 +193,6 @@ func statusOf(err error) int {
 	case errors.Is(err, hub.ErrStreamNotFound), errors.Is(err, ingest.ErrSessionNotFound),
 		errors.Is(err, egress.ErrSessionNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, ingest.ErrShuttingDown), errors.Is(err, egress.ErrShuttingDown):
-		return http.StatusServiceUnavailable
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout
 	}

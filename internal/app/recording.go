@@ -78,8 +78,6 @@ func (e segmentEvents) SegmentClosed(info recorder.SegmentInfo) {
 		e.log.Error("catalog: close segment", "file", info.Path, "err", err)
 	}
 	if info.Path != "" {
-		e.log.Info("segment closed", "stream", info.Stream, "file", filepath.Base(info.Path),
-			"bytes", info.Bytes, "duration", info.Duration.Round(time.Millisecond))
 		e.hooks.Enqueue(info.Stream, info.Path)
 		e.webhooks.Send("segment.closed", seg)
 		if e.up != nil && err == nil {

@@ -9,14 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/vigilrec/vigil/internal/hub"
 	"github.com/vigilrec/vigil/internal/rtc"
+	"github.com/vigilrec/vigil/internal/session"
 )
 
 // Errors of viewing sessions.
@@ -25,8 +24,6 @@ var (
 	ErrSessionNotFound = errors.New("viewing session not found")
 	// ErrNotPublishing means the stream exists but has not negotiated its tracks yet.
 	ErrNotPublishing = errors.New("stream is not publishing yet")
-	// ErrShuttingDown means the server is stopping and takes no new sessions.
-	ErrShuttingDown = errors.New("server is shutting down")
 )
 
 // Config tunes viewing sessions.
@@ -42,10 +39,7 @@ type Manager struct {
 	hub *hub.Hub
 	log *slog.Logger
 
-	mu       sync.Mutex
-	sessions map[string]*session
-	closed   bool
-	wg       sync.WaitGroup
+	sessions *session.Manager
 }
 
 // NewManager returns a manager serving viewers of h's streams with api.
@@ -53,12 +47,12 @@ func NewManager(cfg Config, api *webrtc.API, h *hub.Hub, log *slog.Logger) *Mana
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = 30 * time.Second
 	}
-	return &Manager{cfg: cfg, api: api, hub: h, log: log, sessions: map[string]*session{}}
+	return &Manager{cfg: cfg, api: api, hub: h, log: log, sessions: session.NewManager()}
 }
 
 // Play answers a WHEP offer for stream name and returns the SDP answer and the session id.
 // Errors: hub.ErrStreamNotFound, ErrNotPublishing, rtc.ErrMalformedSDP, rtc.ErrNoSupportedCodec,
-// ErrShuttingDown.
+// session.ErrShuttingDown.
 func (m *Manager) Play(ctx context.Context, name, offer string) (answer, sessionID string, err error) {
 	info, err := rtc.InspectOffer(offer)
 	if err != nil {
@@ -78,82 +72,24 @@ func (m *Manager) Play(ctx context.Context, name, offer string) (answer, session
 				rtc.ErrNoSupportedCodec, name, t.Kind, t.Codec.WCSName())
 		}
 	}
-	s := &session{
-		id: uuid.NewString(), mgr: m, stream: stream, tracks: tracks,
-		ending: make(chan struct{}), done: make(chan struct{}), connected: make(chan struct{}),
-		log: m.log.With("stream", name),
-	}
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		return "", "", ErrShuttingDown
-	}
-	m.sessions[s.id] = s
-	m.wg.Add(1)
-	m.mu.Unlock()
-
-	go s.run()
-	answer, err = s.negotiate(ctx, offer)
+	s := &viewer{Life: session.NewLife(name), mgr: m, stream: stream, tracks: tracks, log: m.log.With("stream", name)}
+	answer, err = m.sessions.Start(s.Life, nil, s.run, func() (string, error) { return s.negotiate(ctx, offer) })
 	if err != nil {
-		s.end()
-		<-s.done
 		return "", "", err
 	}
-	return answer, s.id, nil
+	return answer, s.ID(), nil
 }
 
 // Stop ends viewing session id of stream name and waits for it.
 func (m *Manager) Stop(ctx context.Context, name, id string) error {
-	m.mu.Lock()
-	s, ok := m.sessions[id]
-	m.mu.Unlock()
-	if !ok || s.stream.Name() != name {
-		return fmt.Errorf("%w: %s/%s", ErrSessionNotFound, name, id)
-	}
-	s.end()
-	select {
-	case <-s.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return m.sessions.Stop(ctx, name, id, ErrSessionNotFound)
 }
 
 // Count returns the number of viewing sessions.
-func (m *Manager) Count() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.sessions)
-}
+func (m *Manager) Count() int { return m.sessions.Count() }
 
 // CountFor returns the number of viewing sessions of stream name.
-func (m *Manager) CountFor(name string) int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n := 0
-	for _, s := range m.sessions {
-		if s.stream.Name() == name {
-			n++
-		}
-	}
-	return n
-}
+func (m *Manager) CountFor(name string) int { return m.sessions.CountFor(name) }
 
 // Run blocks until ctx ends, then ends every session and waits for their goroutines.
-func (m *Manager) Run(ctx context.Context) error {
-	<-ctx.Done()
-	m.mu.Lock()
-	m.closed = true
-	for _, s := range m.sessions {
-		s.end()
-	}
-	m.mu.Unlock()
-	m.wg.Wait()
-	return nil
-}
-
-func (m *Manager) forget(s *session) {
-	m.mu.Lock()
-	delete(m.sessions, s.id)
-	m.mu.Unlock()
-}
+func (m *Manager) Run(ctx context.Context) error { return m.sessions.Run(ctx) }

@@ -14,28 +14,24 @@ import (
 	"github.com/vigilrec/vigil/internal/hub"
 	"github.com/vigilrec/vigil/internal/media"
 	"github.com/vigilrec/vigil/internal/rtc"
+	"github.com/vigilrec/vigil/internal/session"
 )
 
-// session is one WHEP viewer. Its run goroutine owns the peer connection and the forwarder.
-type session struct {
-	id     string
+// viewer is one WHEP session. Its run goroutine owns the peer connection and the forwarder.
+type viewer struct {
+	*session.Life
 	mgr    *Manager
 	stream *hub.Stream
 	tracks []hub.TrackInfo
 	log    *slog.Logger
 
-	mu        sync.Mutex // guards pc
-	pc        *webrtc.PeerConnection
-	local     []*webrtc.TrackLocalStaticRTP
-	endOnce   sync.Once
-	ending    chan struct{}
-	done      chan struct{}
-	connected chan struct{}
-	connOnce  sync.Once
-	workers   sync.WaitGroup
+	mu      sync.Mutex // guards pc
+	pc      *webrtc.PeerConnection
+	local   []*webrtc.TrackLocalStaticRTP
+	workers sync.WaitGroup
 }
 
-func (s *session) negotiate(ctx context.Context, offer string) (string, error) {
+func (s *viewer) negotiate(ctx context.Context, offer string) (string, error) {
 	pc, err := s.mgr.api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return "", fmt.Errorf("new peer connection: %w", err)
@@ -43,14 +39,7 @@ func (s *session) negotiate(ctx context.Context, offer string) (string, error) {
 	s.mu.Lock()
 	s.pc = pc
 	s.mu.Unlock()
-	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
-		switch st {
-		case webrtc.PeerConnectionStateConnected:
-			s.connOnce.Do(func() { close(s.connected) })
-		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
-			s.end()
-		}
-	})
+	s.Watch(pc)
 	for _, t := range s.tracks {
 		lt, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{
 			MimeType: t.Codec.Mime(), ClockRate: t.ClockRate, Channels: t.Channels, SDPFmtpLine: t.SDPFmtpLine,
@@ -66,53 +55,30 @@ func (s *session) negotiate(ctx context.Context, offer string) (string, error) {
 		s.workers.Add(1)
 		go s.readRTCP(sender)
 	}
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
-		return "", fmt.Errorf("%w: %v", rtc.ErrMalformedSDP, err) //nolint:errorlint // pion's error is detail
-	}
-	ans, err := pc.CreateAnswer(nil)
-	if err != nil {
-		return "", fmt.Errorf("%w: %v", rtc.ErrNoSupportedCodec, err) //nolint:errorlint // pion's error is detail
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(ans); err != nil {
-		return "", fmt.Errorf("set local description: %w", err)
-	}
-	select {
-	case <-gathered:
-	case <-ctx.Done():
-		return "", fmt.Errorf("gather candidates: %w", ctx.Err())
-	}
-	return pc.LocalDescription().SDP, nil
+	return rtc.Answer(ctx, pc, offer)
 }
 
 // readRTCP turns the viewer's keyframe requests into requests to the publisher.
-func (s *session) readRTCP(sender *webrtc.RTPSender) {
+func (s *viewer) readRTCP(sender *webrtc.RTPSender) {
 	defer s.workers.Done()
-	for {
-		pkts, _, err := sender.ReadRTCP()
-		if err != nil {
-			return
+	rtc.ReadRTCP(sender, func(p rtcp.Packet) {
+		if rtc.IsKeyframeRequest(p) {
+			s.stream.RequestKeyframe()
 		}
-		for _, p := range pkts {
-			switch p.(type) {
-			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				s.stream.RequestKeyframe()
-			}
-		}
-	}
+	})
 }
 
 // forward copies the stream's packets to the viewer until ctx ends or the stream does.
-func (s *session) forward(ctx context.Context, sub *hub.Subscriber) {
+func (s *viewer) forward(ctx context.Context, sub *hub.Subscriber) {
 	defer s.workers.Done()
-	defer s.end()
 	batch := make([]*media.Packet, 64)
 	for {
 		n, err := sub.Read(ctx, batch)
 		if err != nil {
 			if errors.Is(err, hub.ErrClosed) {
-				s.log.Info("stream ended; closing viewer")
+				s.EndBecause("stream ended")
 			}
+			s.End()
 			return
 		}
 		for _, p := range batch[:n] {
@@ -128,26 +94,25 @@ func (s *session) forward(ctx context.Context, sub *hub.Subscriber) {
 	}
 }
 
-func (s *session) end() { s.endOnce.Do(func() { close(s.ending) }) }
-
 // run starts forwarding once the viewer is connected (so the first keyframe is not sent into a
 // transport that drops it), and tears everything down at the end.
-func (s *session) run() {
-	defer s.mgr.wg.Done()
-	defer close(s.done)
+func (s *viewer) run() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	timer := time.NewTimer(s.mgr.cfg.ConnectTimeout)
 	defer timer.Stop()
 	var sub *hub.Subscriber
-	connected := s.connected
+	var joined time.Time
+	remote := ""
+	connected := s.Connected()
 	for waiting := true; waiting; {
 		select {
-		case <-s.ending:
+		case <-s.Ending():
 			waiting = false
 		case <-timer.C:
 			if sub == nil {
 				s.log.Warn("viewer did not connect in time", "timeout", s.mgr.cfg.ConnectTimeout)
+				s.EndBecause("did not connect in time")
 				waiting = false
 			}
 		case <-connected:
@@ -155,9 +120,15 @@ func (s *session) run() {
 			var err error
 			sub, err = s.stream.Subscribe(hub.SubscribeOptions{StartAtKeyframe: true})
 			if err != nil {
+				s.EndBecause("subscribe: " + err.Error())
 				waiting = false
 				continue
 			}
+			joined = time.Now()
+			s.mu.Lock()
+			remote = rtc.RemoteAddr(s.pc)
+			s.mu.Unlock()
+			s.log.Info("viewer joined", "viewer", s.ID(), "remote", remote)
 			s.workers.Add(1)
 			go s.forward(ctx, sub)
 		}
@@ -175,5 +146,8 @@ func (s *session) run() {
 		}
 	}
 	s.workers.Wait()
-	s.mgr.forget(s)
+	if !joined.IsZero() {
+		s.log.Info("viewer left", "viewer", s.ID(), "remote", remote,
+			"duration", time.Since(joined).Round(time.Millisecond), "reason", s.Reason())
+	}
 }

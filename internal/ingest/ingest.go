@@ -6,16 +6,14 @@ package ingest
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/vigilrec/vigil/internal/hub"
 	"github.com/vigilrec/vigil/internal/rtc"
+	"github.com/vigilrec/vigil/internal/session"
 )
 
 // ErrSessionNotFound means no publishing session has that id under that stream name.
@@ -40,10 +38,7 @@ type Manager struct {
 	hub    *hub.Hub
 	log    *slog.Logger
 
-	mu       sync.Mutex
-	sessions map[string]*session
-	closed   bool
-	wg       sync.WaitGroup
+	sessions *session.Manager
 }
 
 // NewManager returns a manager that publishes into h.
@@ -51,83 +46,37 @@ func NewManager(cfg Config, engine Engine, h *hub.Hub, log *slog.Logger) *Manage
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = 30 * time.Second
 	}
-	return &Manager{cfg: cfg, engine: engine, hub: h, log: log, sessions: map[string]*session{}}
+	return &Manager{cfg: cfg, engine: engine, hub: h, log: log, sessions: session.NewManager()}
 }
-
-// ErrShuttingDown means the server is stopping and takes no new sessions.
-var ErrShuttingDown = errors.New("server is shutting down")
 
 // Publish answers a WHIP offer for stream name. It returns the SDP answer and the new session id.
 // Errors: rtc.ErrMalformedSDP, rtc.ErrNoSupportedCodec, hub.ErrInvalidName, hub.ErrStreamExists,
-// ErrShuttingDown.
+// session.ErrShuttingDown.
 func (m *Manager) Publish(ctx context.Context, name, offer string) (answer, sessionID string, err error) {
 	info, err := rtc.InspectOffer(offer)
 	if err != nil {
 		return "", "", err
 	}
-	s := &session{
-		id: uuid.NewString(), mgr: m, offer: info,
-		ending: make(chan struct{}), done: make(chan struct{}), connected: make(chan struct{}),
-		log: m.log.With("stream", name),
-	}
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		return "", "", ErrShuttingDown
-	}
-	stream, err := m.hub.Create(name, s)
+	s := &publisher{Life: session.NewLife(name), mgr: m, offer: info, log: m.log.With("stream", name)}
+	answer, err = m.sessions.Start(s.Life, func() error {
+		stream, err := m.hub.Create(name, s)
+		if err != nil {
+			return err
+		}
+		s.stream = stream
+		s.log = s.log.With("media_session", stream.ID())
+		return nil
+	}, s.run, func() (string, error) { return s.negotiate(ctx, offer) })
 	if err != nil {
-		m.mu.Unlock()
 		return "", "", err
 	}
-	s.stream = stream
-	s.log = s.log.With("media_session", stream.ID())
-	m.sessions[s.id] = s
-	m.wg.Add(1)
-	m.mu.Unlock()
-
-	go s.run()
-	answer, err = s.negotiate(ctx, offer)
-	if err != nil {
-		s.end()
-		<-s.done
-		return "", "", err
-	}
-	return answer, s.id, nil
+	return answer, s.ID(), nil
 }
 
 // Stop ends the session id of stream name and waits until it has left the hub.
 func (m *Manager) Stop(ctx context.Context, name, id string) error {
-	m.mu.Lock()
-	s, ok := m.sessions[id]
-	m.mu.Unlock()
-	if !ok || s.stream.Name() != name {
-		return fmt.Errorf("%w: %s/%s", ErrSessionNotFound, name, id)
-	}
-	s.end()
-	select {
-	case <-s.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return m.sessions.Stop(ctx, name, id, ErrSessionNotFound)
 }
 
 // Run blocks until ctx ends, then ends every session and waits for their goroutines.
-func (m *Manager) Run(ctx context.Context) error {
-	<-ctx.Done()
-	m.mu.Lock()
-	m.closed = true
-	for _, s := range m.sessions {
-		s.end()
-	}
-	m.mu.Unlock()
-	m.wg.Wait()
-	return nil
-}
-
-func (m *Manager) forget(s *session) {
-	m.mu.Lock()
-	delete(m.sessions, s.id)
-	m.mu.Unlock()
-}
+func (m *Manager) Run(ctx context.Context) error { return m.sessions.Run(ctx) }

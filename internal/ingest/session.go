@@ -15,32 +15,29 @@ import (
 	"github.com/vigilrec/vigil/internal/hub"
 	"github.com/vigilrec/vigil/internal/media"
 	"github.com/vigilrec/vigil/internal/rtc"
+	"github.com/vigilrec/vigil/internal/session"
 )
 
-// session is one WHIP publisher. Its run goroutine owns the peer connection's lifetime; pion
+// publisher is one WHIP session. Its run goroutine owns the peer connection's lifetime; pion
 // callbacks only signal it.
-type session struct {
-	id     string
+type publisher struct {
+	*session.Life
 	mgr    *Manager
 	stream *hub.Stream
 	offer  rtc.Offer
 	log    *slog.Logger
 
-	pc        *webrtc.PeerConnection
-	endOnce   sync.Once
-	ending    chan struct{} // closed to ask run to tear down
-	done      chan struct{} // closed when torn down
-	connected chan struct{}
-	readers   sync.WaitGroup
+	pc      *webrtc.PeerConnection
+	readers sync.WaitGroup
 
 	mu        sync.Mutex
 	videoSSRC []uint32
 	ssrcs     []uint32
 }
 
-var _ hub.Source = (*session)(nil)
+var _ hub.Source = (*publisher)(nil)
 
-func (s *session) negotiate(ctx context.Context, offer string) (string, error) {
+func (s *publisher) negotiate(ctx context.Context, offer string) (string, error) {
 	pc, err := s.mgr.engine.API().NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return "", fmt.Errorf("new peer connection: %w", err)
@@ -48,32 +45,11 @@ func (s *session) negotiate(ctx context.Context, offer string) (string, error) {
 	s.mu.Lock()
 	s.pc = pc
 	s.mu.Unlock()
-	var connOnce sync.Once
-	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
-		switch st {
-		case webrtc.PeerConnectionStateConnected:
-			connOnce.Do(func() { close(s.connected) })
-		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
-			s.end()
-		}
-	})
+	s.Watch(pc)
 	pc.OnTrack(s.onTrack)
-
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
-		return "", fmt.Errorf("%w: %v", rtc.ErrMalformedSDP, err) //nolint:errorlint // pion's error is detail
-	}
-	ans, err := pc.CreateAnswer(nil)
+	answer, err := rtc.Answer(ctx, pc, offer)
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", rtc.ErrNoSupportedCodec, err) //nolint:errorlint // pion's error is detail
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(ans); err != nil {
-		return "", fmt.Errorf("set local description: %w", err)
-	}
-	select {
-	case <-gathered:
-	case <-ctx.Done():
-		return "", fmt.Errorf("gather candidates: %w", ctx.Err())
+		return "", err
 	}
 	tracks := negotiatedTracks(pc)
 	if len(tracks) == 0 {
@@ -81,7 +57,7 @@ func (s *session) negotiate(ctx context.Context, offer string) (string, error) {
 	}
 	s.stream.SetTracks(tracks)
 	s.log.Info("publisher negotiated", "tracks", describe(tracks))
-	return pc.LocalDescription().SDP, nil
+	return answer, nil
 }
 
 // negotiatedTracks lists the receiving transceivers with the codec each one settled on, in SDP
@@ -119,7 +95,7 @@ func describe(tracks []hub.TrackInfo) []string {
 }
 
 // trackIndex maps a transceiver to its position among the receiving transceivers.
-func (s *session) trackIndex(recv *webrtc.RTPReceiver) int {
+func (s *publisher) trackIndex(recv *webrtc.RTPReceiver) int {
 	i := 0
 	for _, tr := range s.pc.GetTransceivers() {
 		if tr.Receiver() == nil || len(tr.Receiver().GetParameters().Codecs) == 0 {
@@ -134,7 +110,7 @@ func (s *session) trackIndex(recv *webrtc.RTPReceiver) int {
 }
 
 // onTrack runs on pion's goroutine: it only starts the readers, which the session waits for.
-func (s *session) onTrack(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+func (s *publisher) onTrack(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	c, ok := media.CodecFromMime(track.Codec().MimeType)
 	idx := s.trackIndex(recv)
 	if !ok || idx < 0 {
@@ -158,7 +134,7 @@ func (s *session) onTrack(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	}
 }
 
-func (s *session) readRTP(track *webrtc.TrackRemote, idx int, c media.Codec) {
+func (s *publisher) readRTP(track *webrtc.TrackRemote, idx int, c media.Codec) {
 	defer s.readers.Done()
 	buf := make([]byte, 1500)
 	kind := c.Kind()
@@ -184,33 +160,19 @@ func (s *session) readRTP(track *webrtc.TrackRemote, idx int, c media.Codec) {
 
 // readRTCP drains the receiver's RTCP (the interceptors need it read) and keeps the sender
 // reports, which map the track's RTP clock to wall-clock time for A/V sync in recordings.
-func (s *session) readRTCP(recv *webrtc.RTPReceiver, idx int) {
+func (s *publisher) readRTCP(recv *webrtc.RTPReceiver, idx int) {
 	defer s.readers.Done()
-	for {
-		pkts, _, err := recv.ReadRTCP()
-		if err != nil {
-			return
+	rtc.ReadRTCP(recv, func(p rtcp.Packet) {
+		if sr, ok := p.(*rtcp.SenderReport); ok {
+			s.stream.SetSenderReport(idx, hub.SenderReport{
+				NTPTime: rtc.NTPTime(sr.NTPTime), RTPTime: sr.RTPTime, Received: time.Now(),
+			})
 		}
-		for _, p := range pkts {
-			if sr, ok := p.(*rtcp.SenderReport); ok {
-				s.stream.SetSenderReport(idx, hub.SenderReport{
-					NTPTime: ntpTime(sr.NTPTime), RTPTime: sr.RTPTime, Received: time.Now(),
-				})
-			}
-		}
-	}
-}
-
-// ntpTime converts a 64-bit NTP timestamp (RFC 5905 §6) to time.Time.
-func ntpTime(ntp uint64) time.Time {
-	const ntpToUnix = 2208988800 // seconds from 1900 to 1970
-	secs := int64(ntp>>32) - ntpToUnix
-	frac := (ntp & 0xffffffff) * 1e9 >> 32
-	return time.Unix(secs, int64(frac))
+	})
 }
 
 // RequestKeyframe sends a PLI for every video track. Called by the hub; never blocks on media.
-func (s *session) RequestKeyframe() {
+func (s *publisher) RequestKeyframe() {
 	s.mu.Lock()
 	pc := s.pc
 	ssrcs := append([]uint32(nil), s.videoSSRC...)
@@ -218,34 +180,29 @@ func (s *session) RequestKeyframe() {
 	if pc == nil {
 		return
 	}
-	for _, ssrc := range ssrcs {
-		if err := pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}}); err != nil {
-			s.log.Debug("send PLI", "err", err)
-		}
+	if err := rtc.SendPLI(pc, ssrcs...); err != nil {
+		s.log.Debug("send PLI", "err", err)
 	}
 }
 
 // Disconnect ends the session; the hub calls it when the API kicks the publisher.
-func (s *session) Disconnect() { s.end() }
-
-func (s *session) end() { s.endOnce.Do(func() { close(s.ending) }) }
+func (s *publisher) Disconnect() { s.EndBecause("disconnected") }
 
 // run waits for the end of the session, then closes the peer connection, waits for the readers
 // and takes the stream out of the hub.
-func (s *session) run() {
-	defer s.mgr.wg.Done()
-	defer close(s.done)
+func (s *publisher) run() {
 	timer := time.NewTimer(s.mgr.cfg.ConnectTimeout)
 	defer timer.Stop()
 	for waiting := true; waiting; {
 		select {
-		case <-s.ending:
+		case <-s.Ending():
 			waiting = false
 		case <-timer.C:
-			if s.connectedYet() {
+			if s.IsConnected() {
 				continue
 			}
 			s.log.Warn("publisher did not connect in time", "timeout", s.mgr.cfg.ConnectTimeout)
+			s.EndBecause("did not connect in time")
 			waiting = false
 		}
 	}
@@ -263,15 +220,5 @@ func (s *session) run() {
 		s.mgr.engine.Feedback().Unwatch(ssrc)
 	}
 	s.stream.Close()
-	s.mgr.forget(s)
-	s.log.Info("publisher left")
-}
-
-func (s *session) connectedYet() bool {
-	select {
-	case <-s.connected:
-		return true
-	default:
-		return false
-	}
+	s.log.Info("publisher left", "reason", s.Reason())
 }

@@ -97,7 +97,7 @@ func parseClip(codec media.Codec, data []byte) (*Clip, error) {
 // parseAnnexB groups NAL units into access units: a new one starts at an AUD, SEI or parameter
 // set that follows a picture, or at a second picture.
 func parseAnnexB(data []byte, frameDur time.Duration) (*Clip, error) {
-	nalus := splitAnnexB(data)
+	nalus := media.SplitAnnexB(data)
 	if len(nalus) == 0 {
 		return nil, errors.New("parse H.264 Annex B: no NAL units found")
 	}
@@ -218,27 +218,6 @@ func parseOgg(data []byte) (*Clip, error) {
 		return nil, errors.New("Ogg clip has no Opus packets")
 	}
 	return clip, nil
-}
-
-// splitAnnexB cuts an Annex B byte stream at its start codes (00 00 01, or 00 00 00 01). A whole
-// clip holds far more NAL units than mediacommon's per-access-unit parser allows, hence our own.
-func splitAnnexB(data []byte) [][]byte {
-	var out [][]byte
-	start := -1
-	for i := 0; i+2 < len(data); i++ {
-		if data[i] != 0 || data[i+1] != 0 || data[i+2] != 1 {
-			continue
-		}
-		if start >= 0 {
-			out = append(out, bytes.TrimRight(data[start:i], "\x00"))
-		}
-		start = i + 3
-		i += 2
-	}
-	if start >= 0 && start < len(data) {
-		out = append(out, data[start:])
-	}
-	return out
 }
 
 // opusDuration reads a packet's duration from its TOC byte (RFC 6716 §3.1): the configuration

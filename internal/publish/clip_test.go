@@ -56,9 +56,3 @@ func TestBuiltinAudio(t *testing.T) {
 		require.Equal(t, 20*time.Millisecond, f.Duration)
 	}
 }
-
-func TestSplitAnnexB(t *testing.T) {
-	data := []byte{0, 0, 0, 1, 0x67, 1, 2, 0, 0, 1, 0x68, 3, 0, 0, 0, 1, 0x65, 4, 5}
-	require.Equal(t, [][]byte{{0x67, 1, 2}, {0x68, 3}, {0x65, 4, 5}}, splitAnnexB(data))
-	require.Empty(t, splitAnnexB([]byte{1, 2, 3}))
-}

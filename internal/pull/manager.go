@@ -14,6 +14,7 @@ import (
 
 	"github.com/vigilrec/vigil/internal/hub"
 	"github.com/vigilrec/vigil/internal/rtc"
+	"github.com/vigilrec/vigil/internal/session"
 	"github.com/vigilrec/vigil/internal/whip"
 )
 
@@ -72,7 +73,7 @@ func NewManager(cfg Config, h *hub.Hub, log *slog.Logger) (*Manager, error) {
 // Start starts pulls, all or none: when one local name is invalid or in use (by a pull or a live
 // stream) nothing is started and the error wraps ErrExists. It then waits, at most
 // Config.StartWait or until ctx ends, for each new pull's first attempt to play or fail, and
-// returns their statuses. Errors: ErrExists, ErrBadSpec, ErrShuttingDown.
+// returns their statuses. Errors: ErrExists, ErrBadSpec, session.ErrShuttingDown.
 func (m *Manager) Start(ctx context.Context, specs []Spec) ([]Status, error) {
 	started, err := m.start(specs)
 	if err != nil {
@@ -98,7 +99,7 @@ func (m *Manager) start(specs []Spec) ([]*source, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
-		return nil, ErrShuttingDown
+		return nil, session.ErrShuttingDown
 	}
 	if len(m.pulls)+len(specs) > m.cfg.MaxPulls {
 		return nil, fmt.Errorf("%w: %d running, %d asked for, at most %d (pull.max_pulls)", ErrLimit,

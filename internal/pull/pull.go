@@ -8,7 +8,7 @@
 // reconnect (see docs/pull.md): packets keep one continuous sequence and timestamp line per track,
 // and the SSRC changes with every upstream session, which tells recorders to start a new segment.
 //
-// pull imports hub, rtc, whip and media. It never imports recorder, storage, api or metrics.
+// pull imports hub, rtc, session, whip and media. It never imports recorder, storage, api or metrics.
 package pull
 
 import (
@@ -30,8 +30,6 @@ var (
 	ErrNotFound = errors.New("pull not found")
 	// ErrBadSpec means the source, remote name or quantity of a pull is invalid.
 	ErrBadSpec = errors.New("invalid pull")
-	// ErrShuttingDown means the server is stopping and starts no pulls.
-	ErrShuttingDown = errors.New("server is shutting down")
 	// ErrLimit means the pulls would be more than Config.MaxPulls.
 	ErrLimit = errors.New("too many pulls")
 )

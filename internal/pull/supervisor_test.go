@@ -12,6 +12,7 @@ import (
 
 	"github.com/vigilrec/vigil/internal/hub"
 	"github.com/vigilrec/vigil/internal/media"
+	"github.com/vigilrec/vigil/internal/session"
 )
 
 var errBoom = errors.New("boom")
@@ -207,7 +208,7 @@ func TestStartAllOrNothing(t *testing.T) {
 		require.NoError(t, <-done)
 		require.Empty(t, m.List())
 		_, err = m.Start(t.Context(), []Spec{spec("d")})
-		require.ErrorIs(t, err, ErrShuttingDown)
+		require.ErrorIs(t, err, session.ErrShuttingDown)
 	})
 }
 

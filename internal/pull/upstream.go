@@ -16,6 +16,7 @@ import (
 
 	"github.com/vigilrec/vigil/internal/hub"
 	"github.com/vigilrec/vigil/internal/media"
+	"github.com/vigilrec/vigil/internal/rtc"
 	"github.com/vigilrec/vigil/internal/whip"
 )
 
@@ -253,31 +254,17 @@ func (u *upstream) readRTP(stream *hub.Stream, t *upTrack) {
 // reports, moved onto the local timestamp line, for A/V sync in recordings.
 func (u *upstream) readRTCP(stream *hub.Stream, t *upTrack) {
 	defer u.readers.Done()
-	for {
-		pkts, _, err := t.recv.ReadRTCP()
-		if err != nil {
+	rtc.ReadRTCP(t.recv, func(p rtcp.Packet) {
+		sr, ok := p.(*rtcp.SenderReport)
+		if !ok {
 			return
 		}
-		for _, p := range pkts {
-			sr, ok := p.(*rtcp.SenderReport)
-			if !ok {
-				continue
-			}
-			if off, ok := t.out.timestampOffset(); ok {
-				stream.SetSenderReport(t.index, hub.SenderReport{
-					NTPTime: ntpTime(sr.NTPTime), RTPTime: sr.RTPTime + off, Received: time.Now(),
-				})
-			}
+		if off, ok := t.out.timestampOffset(); ok {
+			stream.SetSenderReport(t.index, hub.SenderReport{
+				NTPTime: rtc.NTPTime(sr.NTPTime), RTPTime: sr.RTPTime + off, Received: time.Now(),
+			})
 		}
-	}
-}
-
-// ntpTime converts a 64-bit NTP timestamp (RFC 5905 §6) to time.Time.
-func ntpTime(ntp uint64) time.Time {
-	const ntpToUnix = 2208988800 // seconds from 1900 to 1970
-	secs := int64(ntp>>32) - ntpToUnix
-	frac := (ntp & 0xffffffff) * 1e9 >> 32
-	return time.Unix(secs, int64(frac))
+	})
 }
 
 // requestKeyframe sends a PLI (RFC 4585 §6.3.1) for every video track.
@@ -285,13 +272,14 @@ func (u *upstream) requestKeyframe() {
 	u.mu.Lock()
 	tracks := u.tracks
 	u.mu.Unlock()
+	var ssrcs []uint32
 	for _, t := range tracks {
-		if t.codec.Kind() != media.KindVideo {
-			continue
+		if t.codec.Kind() == media.KindVideo {
+			ssrcs = append(ssrcs, uint32(t.track.SSRC()))
 		}
-		if err := u.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(t.track.SSRC())}}); err != nil {
-			u.src.log.Debug("send PLI", "err", err)
-		}
+	}
+	if err := rtc.SendPLI(u.pc, ssrcs...); err != nil {
+		u.src.log.Debug("send PLI", "err", err)
 	}
 }
 

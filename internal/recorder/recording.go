@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -155,7 +156,11 @@ func (r *Recording) finish(err error) {
 		r.status.Error = err.Error()
 		r.log.Error("recording failed", "err", err)
 	}
+	stopped := []any{"state", r.status.State, "segments", len(r.status.Files), "bytes", r.status.Bytes,
+		"duration", r.status.Duration.Round(time.Millisecond),
+		"recorded_for", r.status.Stopped.Sub(r.status.Started).Round(time.Millisecond)}
 	r.mu.Unlock()
+	r.log.Info("recording stopped", stopped...)
 	r.loss.snapshot().logSummary(r.log)
 	r.mgr.finished(r)
 	if ev, ok := r.mgr.events.(RecordingEvents); ok {
@@ -206,6 +211,14 @@ func (r *Recording) segmentClosed(info SegmentInfo) {
 		r.status.Files = append(r.status.Files, info.Path)
 	}
 	r.mu.Unlock()
+	if info.Path != "" {
+		attrs := []any{"file", filepath.Base(info.Path), "segment", info.Index, "bytes", info.Bytes,
+			"duration", info.Duration.Round(time.Millisecond)}
+		if info.Err != nil {
+			attrs = append(attrs, "err", info.Err)
+		}
+		r.log.Info("segment closed", attrs...)
+	}
 	r.mgr.events.SegmentClosed(info)
 }
 

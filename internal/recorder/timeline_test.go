@@ -354,7 +354,7 @@ func BenchmarkTrackReaderReordered(b *testing.B) {
 // packets is retransmitted); the audio that arrived meanwhile is in the file from its start, so
 // audio and video start together.
 func TestAudioWaitsForLateFirstKeyframe(t *testing.T) {
-	needFFmpeg(t)
+	testutil.NeedFFmpeg(t)
 	clip := packetizeClip(t, media.H264, "240p-h264.h264")
 	in := avStream(t, clip, 4*time.Second)
 	for _, p := range in {

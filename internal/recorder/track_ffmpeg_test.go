@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vigilrec/vigil/internal/media"
+	"github.com/vigilrec/vigil/internal/testutil"
 )
 
 // osFile is a segment File on disk.
@@ -22,16 +23,6 @@ type osFile struct{ *os.File }
 
 func (f osFile) Commit(string) (string, error) { return f.Name(), f.Close() }
 func (f osFile) Abort() error                  { return f.Close() }
-
-// needFFmpeg skips the test when ffmpeg or ffprobe is not installed.
-func needFFmpeg(t *testing.T) {
-	t.Helper()
-	for _, tool := range []string{"ffmpeg", "ffprobe"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
-		}
-	}
-}
 
 // encode has ffmpeg encode 2 s of test pattern (320x240, 30 fps, a key frame every 30 frames)
 // with the given output arguments and returns the file.
@@ -82,7 +73,7 @@ func h265AccessUnits(data []byte) [][]byte {
 // read the file back: every frame, the last one included (complete at its marker bit), is there,
 // and decodes without error.
 func TestMediaPathPlayable(t *testing.T) {
-	needFFmpeg(t)
+	testutil.NeedFFmpeg(t)
 	if testing.Short() {
 		t.Skip("encodes with ffmpeg")
 	}
@@ -94,13 +85,13 @@ func TestMediaPathPlayable(t *testing.T) {
 		payloader func() rtp.Payloader
 		probed    string
 	}{
-		{"h264-mp4", media.H264, MP4, func(t *testing.T) [][]byte { return h264AccessUnits(readClip(t, "240p-h264.h264")) },
+		{"h264-mp4", media.H264, MP4, func(t *testing.T) [][]byte { return testutil.FrameData(testutil.H264AnnexBFrames(t, "240p-h264.h264")) },
 			func() rtp.Payloader { return &codecs.H264Payloader{} }, "h264"},
-		{"vp8-webm", media.VP8, WebM, func(t *testing.T) [][]byte { return ivfFrames(t, readClip(t, "240p-vp8.ivf")) },
+		{"vp8-webm", media.VP8, WebM, func(t *testing.T) [][]byte { return testutil.FrameData(testutil.IVFFrames(t, "240p-vp8.ivf")) },
 			func() rtp.Payloader { return &codecs.VP8Payloader{EnablePictureID: true} }, "vp8"},
-		{"vp9-mp4", media.VP9, MP4, func(t *testing.T) [][]byte { return ivfFrames(t, readClip(t, "240p-vp9.ivf")) },
+		{"vp9-mp4", media.VP9, MP4, func(t *testing.T) [][]byte { return testutil.FrameData(testutil.IVFFrames(t, "240p-vp9.ivf")) },
 			vp9Payloader, "vp9"},
-		{"vp9-webm", media.VP9, WebM, func(t *testing.T) [][]byte { return ivfFrames(t, readClip(t, "240p-vp9.ivf")) },
+		{"vp9-webm", media.VP9, WebM, func(t *testing.T) [][]byte { return testutil.FrameData(testutil.IVFFrames(t, "240p-vp9.ivf")) },
 			vp9Payloader, "vp9"},
 		{"h265-mp4", media.H265, MP4, func(t *testing.T) [][]byte {
 			return h265AccessUnits(encode(t, "clip.h265", "-c:v", "libx265", "-preset", "ultrafast",
@@ -155,6 +146,6 @@ func vp9Payloader() rtp.Payloader {
 // av1Frames encodes AV1 temporal units (one per IVF frame, low overhead OBUs).
 func av1Frames(t *testing.T) [][]byte {
 	t.Helper()
-	return ivfFrames(t, encode(t, "clip.ivf", "-c:v", "libaom-av1", "-usage", "realtime", "-cpu-used", "10",
-		"-lag-in-frames", "0", "-b:v", "300k", "-f", "ivf"))
+	return testutil.FrameData(testutil.IVFFramesOf(t, encode(t, "clip.ivf", "-c:v", "libaom-av1", "-usage", "realtime", "-cpu-used", "10",
+		"-lag-in-frames", "0", "-b:v", "300k", "-f", "ivf")))
 }

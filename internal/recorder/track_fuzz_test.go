@@ -14,6 +14,7 @@ import (
 	"github.com/vigilrec/vigil/internal/media"
 	"github.com/vigilrec/vigil/internal/segment"
 	"github.com/vigilrec/vigil/internal/storage"
+	"github.com/vigilrec/vigil/internal/testutil"
 )
 
 // Flags in the 2-byte header of a fuzzed packet; the low 11 bits are the payload length.
@@ -88,7 +89,7 @@ func FuzzRTPToSegments(f *testing.F) {
 					continue
 				}
 				if c == MP4 {
-					requireWholeBoxes(t, out)
+					testutil.RequireFMP4Boxes(t, out)
 				}
 				requireRepairKeepsAll(t, dir, c, out)
 			}
@@ -132,26 +133,6 @@ func fuzzWrite(info hub.TrackInfo, c Container, aus []accessUnit) []byte {
 	}
 	_ = w.Close() // an error leaves what was written whole, which the caller checks
 	return file.data
-}
-
-// requireWholeBoxes walks the top-level boxes of an fMP4: ftyp, moov, then moof+mdat pairs,
-// covering b exactly.
-func requireWholeBoxes(t *testing.T, b []byte) {
-	t.Helper()
-	var types []string
-	for pos := 0; pos < len(b); {
-		require.GreaterOrEqual(t, len(b)-pos, 8, "truncated box header at %d", pos)
-		size := int(binary.BigEndian.Uint32(b[pos:]))
-		require.GreaterOrEqual(t, size, 8, "box size at %d", pos)
-		require.LessOrEqual(t, size, len(b)-pos, "box at %d runs past the end", pos)
-		types = append(types, string(b[pos+4:pos+8]))
-		pos += size
-	}
-	require.GreaterOrEqual(t, len(types), 2)
-	require.Equal(t, []string{"ftyp", "moov"}, types[:2])
-	for i := 2; i < len(types); i += 2 {
-		require.Equal(t, []string{"moof", "mdat"}, types[i:min(i+2, len(types))], "boxes %v", types)
-	}
 }
 
 // requireRepairKeepsAll stores b as an unfinished segment and has storage repair it: it must find

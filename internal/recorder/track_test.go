@@ -2,21 +2,18 @@ package recorder
 
 import (
 	"bytes"
-	"errors"
 	"io"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
-	"github.com/pion/webrtc/v4/pkg/media/ivfreader"
 	"github.com/stretchr/testify/require"
 
 	"github.com/vigilrec/vigil/internal/hub"
 	"github.com/vigilrec/vigil/internal/media"
 	"github.com/vigilrec/vigil/internal/segment"
+	"github.com/vigilrec/vigil/internal/testutil"
 )
 
 // The clips of `vigil publish` (internal/publish/clips/make.sh): 4 s at 30 fps, a key frame
@@ -38,69 +35,6 @@ type rtpClip struct {
 	payload int // payload bytes of all packets
 }
 
-func readClip(tb testing.TB, name string) []byte {
-	tb.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "publish", "clips", name))
-	require.NoError(tb, err)
-	return b
-}
-
-// h264AccessUnits groups the NAL units of an Annex B stream into access units, still in Annex B
-// (what pion's payloader takes): a new one starts at an AUD, SEI, SPS or PPS after a picture, or
-// at a second picture.
-func h264AccessUnits(data []byte) [][]byte {
-	var out [][]byte
-	var cur []byte
-	picture := false
-	start := -1
-	var nalus [][]byte
-	for i := 0; i+2 < len(data); i++ {
-		if data[i] != 0 || data[i+1] != 0 || data[i+2] != 1 {
-			continue
-		}
-		if start >= 0 {
-			nalus = append(nalus, bytes.TrimRight(data[start:i], "\x00"))
-		}
-		start = i + 3
-		i += 2
-	}
-	if start >= 0 {
-		nalus = append(nalus, data[start:])
-	}
-	for _, nal := range nalus {
-		if len(nal) == 0 {
-			continue
-		}
-		typ := nal[0] & 0x1f
-		isPicture := typ == 1 || typ == 5
-		if picture && (isPicture || typ == 6 || typ == 7 || typ == 8 || typ == 9) {
-			out = append(out, cur)
-			cur, picture = nil, false
-		}
-		cur = append(append(cur, 0, 0, 0, 1), nal...)
-		picture = picture || isPicture
-	}
-	if picture {
-		out = append(out, cur)
-	}
-	return out
-}
-
-func ivfFrames(tb testing.TB, data []byte) [][]byte {
-	tb.Helper()
-	r, _, err := ivfreader.NewWith(bytes.NewReader(data))
-	require.NoError(tb, err)
-	var out [][]byte
-	for {
-		f, _, err := r.ParseNextFrame()
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		require.NoError(tb, err)
-		out = append(out, f)
-	}
-}
-
 // packetizeClip packetizes one pass of a built-in video clip.
 func packetizeClip(tb testing.TB, codec media.Codec, file string) *rtpClip {
 	tb.Helper()
@@ -108,9 +42,9 @@ func packetizeClip(tb testing.TB, codec media.Codec, file string) *rtpClip {
 	var payloader rtp.Payloader
 	switch codec {
 	case media.H264:
-		frames, payloader = h264AccessUnits(readClip(tb, file)), &codecs.H264Payloader{}
+		frames, payloader = testutil.FrameData(testutil.H264AnnexBFrames(tb, file)), &codecs.H264Payloader{}
 	case media.VP8:
-		frames, payloader = ivfFrames(tb, readClip(tb, file)), &codecs.VP8Payloader{EnablePictureID: true}
+		frames, payloader = testutil.FrameData(testutil.IVFFrames(tb, file)), &codecs.VP8Payloader{EnablePictureID: true}
 	default:
 		tb.Fatalf("no built-in clip for %s", codec)
 	}

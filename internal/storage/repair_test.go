@@ -12,6 +12,7 @@ import (
 	"github.com/vigilrec/vigil/internal/segment/fmp4"
 	"github.com/vigilrec/vigil/internal/segment/webm"
 	"github.com/vigilrec/vigil/internal/storage"
+	"github.com/vigilrec/vigil/internal/testutil"
 )
 
 // crashCase is a segment written by a real writer and the media it holds.
@@ -19,34 +20,34 @@ type crashCase struct {
 	name      string
 	container string
 	codecs    []string
-	write     func(t *testing.T) *snapshotFile
+	write     func(t *testing.T) *testutil.SnapshotFile
 }
 
 func crashCases() []crashCase {
 	return []crashCase{
-		{"h264+opus", "mp4", []string{"h264", "opus"}, func(t *testing.T) *snapshotFile {
-			video := h264Frames(t)
-			audio, channels := opusPackets(t)
-			f := newSnapshotFile(t, "w.mp4")
-			w, err := fmp4.New(f, []segment.Track{h264Track(t, video[0].data), opusTrack(channels)}, segment.Options{})
+		{"h264+opus", "mp4", []string{"h264", "opus"}, func(t *testing.T) *testutil.SnapshotFile {
+			video := testutil.H264Frames(t, "240p-h264.h264")
+			audio, channels := testutil.OpusPackets(t)
+			f := testutil.NewSnapshotFile(t, "w.mp4")
+			w, err := fmp4.New(f, []segment.Track{testutil.H264Track(t, video[0].Data), testutil.OpusTrack(channels)}, segment.Options{})
 			require.NoError(t, err)
-			writeAll(t, w, interleave(video, 0, audio, 1))
+			writeAll(t, w, testutil.Interleave(video, 0, audio, 1))
 			return f
 		}},
-		{"vp8+opus", "webm", []string{"vp8", "opus"}, func(t *testing.T) *snapshotFile {
-			video := ivfFrames(t, "240p-vp8.ivf")
-			audio, channels := opusPackets(t)
-			f := newSnapshotFile(t, "w.webm")
-			w, err := webm.New(f, []segment.Track{vp8Track(t, video[0].data), opusTrack(channels)}, segment.Options{})
+		{"vp8+opus", "webm", []string{"vp8", "opus"}, func(t *testing.T) *testutil.SnapshotFile {
+			video := testutil.IVFFrames(t, "240p-vp8.ivf")
+			audio, channels := testutil.OpusPackets(t)
+			f := testutil.NewSnapshotFile(t, "w.webm")
+			w, err := webm.New(f, []segment.Track{testutil.VP8Track(t, video[0].Data), testutil.OpusTrack(channels)}, segment.Options{})
 			require.NoError(t, err)
-			writeAll(t, w, interleave(video, 0, audio, 1))
+			writeAll(t, w, testutil.Interleave(video, 0, audio, 1))
 			return f
 		}},
-		{"vp9", "mp4", []string{"vp9"}, func(t *testing.T) *snapshotFile {
-			f := newSnapshotFile(t, "w.mp4")
-			w, err := fmp4.New(f, []segment.Track{vp9Track()}, segment.Options{})
+		{"vp9", "mp4", []string{"vp9"}, func(t *testing.T) *testutil.SnapshotFile {
+			f := testutil.NewSnapshotFile(t, "w.mp4")
+			w, err := fmp4.New(f, []segment.Track{testutil.VP9Track()}, segment.Options{})
 			require.NoError(t, err)
-			writeAll(t, w, interleave(ivfFrames(t, "240p-vp9.ivf"), 0, nil, -1))
+			writeAll(t, w, testutil.Interleave(testutil.IVFFrames(t, "240p-vp9.ivf"), 0, nil, -1))
 			return f
 		}},
 	}
@@ -70,7 +71,7 @@ func TestRecoverCutsTornFragment(t *testing.T) {
 			// The crash: three fragments of one second are whole on disk, and the fourth was
 			// half written. The header is as first written (WebM: no Duration yet).
 			const kept = 3
-			whole, next := f.snapshots[kept], f.snapshots[kept+1]
+			whole, next := f.Snapshots[kept], f.Snapshots[kept+1]
 			cut := len(whole) + (len(next)-len(whole))/2
 			torn := next[:cut]
 
@@ -91,11 +92,11 @@ func TestRecoverCutsTornFragment(t *testing.T) {
 			require.InDelta(t, float64(kept), r.Duration.Seconds(), 0.1, "recovered duration %v", r.Duration)
 			require.InDelta(t, r.Duration.Seconds(), storage.Duration(r.Path).Seconds(), 0.05)
 
-			needFFmpeg(t)
-			p := ffprobe(t, r.Path)
-			require.Equal(t, tc.codecs, p.codecs())
-			require.InDelta(t, r.Duration.Seconds(), p.duration(t).Seconds(), 0.2)
-			ffmpegDecode(t, r.Path)
+			testutil.NeedFFmpeg(t)
+			p := testutil.FFprobe(t, r.Path)
+			require.Equal(t, tc.codecs, p.Codecs())
+			require.InDelta(t, r.Duration.Seconds(), p.Duration, 0.2)
+			testutil.FFmpegDecode(t, r.Path)
 		})
 	}
 }
@@ -106,7 +107,7 @@ func TestRecoverWholeFile(t *testing.T) {
 	for _, tc := range crashCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			f := tc.write(t)
-			whole := f.snapshots[len(f.snapshots)-1]
+			whole := f.Snapshots[len(f.Snapshots)-1]
 			s := newStore(t, storage.FsyncNever)
 			name := "cam_1." + tc.container
 			require.NoError(t, os.WriteFile(filepath.Join(s.Dir(), name), []byte("finished"), 0o644))
@@ -133,7 +134,7 @@ func TestRecoverWithoutHeader(t *testing.T) {
 			f := tc.write(t)
 			s := newStore(t, storage.FsyncNever)
 			part := filepath.Join(s.Dir(), "x."+tc.container+storage.PartSuffix)
-			require.NoError(t, os.WriteFile(part, f.snapshots[0][:len(f.snapshots[0])/2], 0o644))
+			require.NoError(t, os.WriteFile(part, f.Snapshots[0][:len(f.Snapshots[0])/2], 0o644))
 			rec, err := s.Recover()
 			require.Error(t, err)
 			require.Empty(t, rec)
@@ -148,7 +149,7 @@ func TestRecoverUnknownContainer(t *testing.T) {
 	f := crashCases()[0].write(t)
 	s := newStore(t, storage.FsyncNever)
 	require.NoError(t, os.WriteFile(filepath.Join(s.Dir(), "x.ts"+storage.PartSuffix), []byte("data"), 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(s.Dir(), "y.mp4"+storage.PartSuffix), f.snapshots[1], 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(s.Dir(), "y.mp4"+storage.PartSuffix), f.Snapshots[1], 0o644))
 	rec, err := s.Recover()
 	require.ErrorContains(t, err, "x.ts.part")
 	require.Len(t, rec, 1)
@@ -162,7 +163,7 @@ func TestDurationOfFinishedFiles(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := tc.write(t)
 			path := filepath.Join(t.TempDir(), "x."+tc.container)
-			require.NoError(t, os.WriteFile(path, f.snapshots[len(f.snapshots)-1], 0o644))
+			require.NoError(t, os.WriteFile(path, f.Snapshots[len(f.Snapshots)-1], 0o644))
 			require.InDelta(t, 4.0, storage.Duration(path).Seconds(), 0.1)
 		})
 	}
@@ -178,7 +179,7 @@ func TestRecoverIgnoresSymlinks(t *testing.T) {
 	f := crashCases()[0].write(t)
 	s := newStore(t, storage.FsyncNever)
 	outside := filepath.Join(t.TempDir(), "precious.mp4")
-	torn := f.snapshots[1][:len(f.snapshots[1])-7] // a torn fragment a repair would cut
+	torn := f.Snapshots[1][:len(f.Snapshots[1])-7] // a torn fragment a repair would cut
 	require.NoError(t, os.WriteFile(outside, torn, 0o644))
 	link := filepath.Join(s.Dir(), "evil.mp4"+storage.PartSuffix)
 	require.NoError(t, os.Symlink(outside, link))

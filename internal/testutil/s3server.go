@@ -1,5 +1,6 @@
 // Package testutil holds helpers shared by tests of several packages: a real S3-compatible server
-// process (versitygw) to upload to, and headless Chromium driven through chromedp.
+// process (versitygw) to upload to, headless Chromium driven through chromedp, the built-in clips
+// as frames, samples and segment tracks, and ffprobe/ffmpeg checks. Only tests import it.
 package testutil
 
 import (

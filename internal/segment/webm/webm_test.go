@@ -1,100 +1,44 @@
 package webm_test
 
 import (
-	"fmt"
+	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/vigilrec/vigil/internal/segment"
 	"github.com/vigilrec/vigil/internal/segment/webm"
+	"github.com/vigilrec/vigil/internal/testutil"
 )
 
 var _ segment.Writer = (*webm.Writer)(nil)
 
-type writerCase struct {
-	name    string
-	tracks  []segment.Track
-	samples []segment.Sample
-	codecs  []string
-	media   time.Duration // the media time written: the end of the longest track
+func newWriter(w io.WriteSeeker, tracks []segment.Track, opts segment.Options) (segment.Writer, error) {
+	return webm.New(w, tracks, opts)
 }
 
-// writerCases are about 4 s of the built-in clips, video at 30 fps and audio in 20 ms packets.
-func writerCases(t *testing.T) []writerCase {
-	t.Helper()
-	vp8 := ivfFrames(t, "240p-vp8.ivf")
-	vp9 := ivfFrames(t, "240p-vp9.ivf")
-	opus, channels := opusPackets(t)
-	audioEnd := time.Duration(len(opus)) * opusDur
-	return []writerCase{
-		{
-			name:    "vp8+opus",
-			tracks:  []segment.Track{vp8Track(t, vp8[0].data), opusTrack(channels)},
-			samples: interleave(vp8, 0, opus, 1),
-			codecs:  []string{"vp8", "opus"},
-			media:   max(time.Duration(len(vp8))*frameDur, audioEnd),
-		},
-		{
-			name:    "vp9+opus",
-			tracks:  []segment.Track{vp9Track(), opusTrack(channels)},
-			samples: interleave(vp9, 0, opus, 1),
-			codecs:  []string{"vp9", "opus"},
-			media:   max(time.Duration(len(vp9))*frameDur, audioEnd),
-		},
-		{
-			name:    "opus",
-			tracks:  []segment.Track{opusTrack(channels)},
-			samples: interleave(nil, -1, opus, 0),
-			codecs:  []string{"opus"},
-			media:   audioEnd,
-		},
-	}
-}
+// writerCases are about 4 s of the built-in clips: the video codecs WebM carries, with Opus.
+func writerCases(t *testing.T) []testutil.WriterCase { return testutil.ClipCases(t, "vp8", "vp9") }
 
-func write(t *testing.T, tc writerCase) *snapshotFile {
+// write formats the samples of tc into a snapshot file.
+func write(t *testing.T, tc testutil.WriterCase) *testutil.SnapshotFile {
 	t.Helper()
-	f := newSnapshotFile(t, "out.webm")
-	w, err := webm.New(f, tc.tracks, segment.Options{})
-	require.NoError(t, err)
-	var scratch []byte
-	for _, s := range tc.samples {
-		// One buffer for every sample, scribbled over after each call: the writer copies what
-		// it keeps.
-		scratch = append(scratch[:0], s.Data...)
-		s.Data = scratch
-		require.NoError(t, w.WriteSample(s))
-		clear(scratch)
-	}
-	require.NoError(t, w.Close())
-	require.NoError(t, w.Close(), "Close is idempotent")
-	require.ErrorIs(t, w.WriteSample(tc.samples[0]), segment.ErrClosed)
-	require.Equal(t, int64(len(f.snapshots[len(f.snapshots)-1])), w.Bytes())
-	end, err := f.Seek(0, 1)
+	f, w := testutil.WriteCase(t, newWriter, "out.webm", tc)
+	end, err := f.Seek(0, io.SeekCurrent)
 	require.NoError(t, err)
 	require.Equal(t, w.Bytes(), end, "Close leaves the file offset at the end")
-	require.InDelta(t, tc.media, w.Duration(), float64(frameDur))
 	return f
 }
 
 // TestWriterPlayable writes the clips and has ffprobe and ffmpeg read them back; the Duration
 // patched in by Close is the media time.
-func TestWriterPlayable(t *testing.T) {
-	needFFmpeg(t)
-	for _, tc := range writerCases(t) {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			f := write(t, tc)
-			p := ffprobe(t, f.f.Name())
-			require.Equal(t, tc.codecs, p.codecs())
-			require.InDelta(t, tc.media.Seconds(), p.duration(t).Seconds(), 0.2)
-			ffmpegDecode(t, f.f.Name())
-		})
-	}
+func TestWriterPlayable(t *testing.T) { testutil.CheckPlayable(t, newWriter, "webm", writerCases(t)) }
+
+// TestWriterCrashSafe cuts the file after every Write call, as a crash would, and checks that
+// what is on disk is a WebM that ffprobe and ffmpeg read without error.
+func TestWriterCrashSafe(t *testing.T) {
+	testutil.CheckCrashSafe(t, newWriter, "webm", writerCases(t), func(t testing.TB, b []byte) { requireElements(t, b) })
 }
 
 // TestWriterOneWritePerCluster checks that the writer buffers a cluster (1 s) and appends it with
@@ -102,36 +46,12 @@ func TestWriterPlayable(t *testing.T) {
 // Duration in place with one more call.
 func TestWriterOneWritePerCluster(t *testing.T) {
 	for _, tc := range writerCases(t) {
-		t.Run(tc.name, func(t *testing.T) {
+		t.Run(tc.Name, func(t *testing.T) {
 			f := write(t, tc)
-			require.Equal(t, 1, f.overwrites, "the Duration patch")
-			appends := f.writes - f.overwrites
-			require.LessOrEqual(t, float64(appends), 1+tc.media.Seconds()+1)
-			require.GreaterOrEqual(t, float64(appends), 1+math.Floor(tc.media.Seconds()), "clusters of one second")
-		})
-	}
-}
-
-// TestWriterCrashSafe cuts the file after every Write call, as a crash would, and checks that
-// what is on disk is a WebM that ffprobe and ffmpeg read without error.
-func TestWriterCrashSafe(t *testing.T) {
-	needFFmpeg(t)
-	if testing.Short() {
-		t.Skip("runs ffmpeg on every prefix")
-	}
-	for _, tc := range writerCases(t) {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			f := write(t, tc)
-			require.Greater(t, len(f.snapshots), 2)
-			for i, snap := range f.snapshots[1:] {
-				requireElements(t, snap)
-				path := filepath.Join(t.TempDir(), fmt.Sprintf("prefix%d.webm", i+1))
-				require.NoError(t, os.WriteFile(path, snap, 0o644))
-				p := ffprobe(t, path)
-				require.Equal(t, tc.codecs, p.codecs(), "prefix %d", i+1)
-				ffmpegDecode(t, path)
-			}
+			require.Equal(t, 1, f.Overwrites, "the Duration patch")
+			appends := f.Writes - f.Overwrites
+			require.LessOrEqual(t, float64(appends), 1+tc.Media.Seconds()+1)
+			require.GreaterOrEqual(t, float64(appends), 1+math.Floor(tc.Media.Seconds()), "clusters of one second")
 		})
 	}
 }
@@ -140,14 +60,14 @@ func TestWriterCrashSafe(t *testing.T) {
 // unknown size holding Info, Tracks and one whole Cluster per append after the header.
 func TestWriterElementLayout(t *testing.T) {
 	for _, tc := range writerCases(t) {
-		t.Run(tc.name, func(t *testing.T) {
+		t.Run(tc.Name, func(t *testing.T) {
 			f := write(t, tc)
 			want := []string{"EBML", "Segment", "Info", "Tracks"}
-			require.Equal(t, want, requireElements(t, f.snapshots[0]), "the first write is the header")
-			for range f.writes - f.overwrites - 1 {
+			require.Equal(t, want, requireElements(t, f.Snapshots[0]), "the first write is the header")
+			for range f.Writes - f.Overwrites - 1 {
 				want = append(want, "Cluster")
 			}
-			require.Equal(t, want, requireElements(t, f.snapshots[len(f.snapshots)-1]))
+			require.Equal(t, want, requireElements(t, f.Snapshots[len(f.Snapshots)-1]))
 		})
 	}
 }
@@ -163,7 +83,7 @@ const (
 
 // requireElements walks b: an EBML header, a Segment of unknown size, and children of the
 // Segment that are whole and cover the rest of the file exactly. It returns the element names.
-func requireElements(t *testing.T, b []byte) []string {
+func requireElements(t testing.TB, b []byte) []string {
 	t.Helper()
 	names := map[uint32]string{idEBML: "EBML", idSegment: "Segment", idInfo: "Info", idTracks: "Tracks", idCluster: "Cluster"}
 	var out []string
@@ -186,7 +106,7 @@ func requireElements(t *testing.T, b []byte) []string {
 }
 
 // element reads an element header: ID, size (-1 when unknown) and header length.
-func element(t *testing.T, b []byte) (id uint32, size int64, n int) {
+func element(t testing.TB, b []byte) (id uint32, size int64, n int) {
 	t.Helper()
 	require.NotEmpty(t, b)
 	idLen := vintLen(b[0])
@@ -219,52 +139,22 @@ func vintLen(first byte) int {
 // TestNewRefusesTracks checks that codecs WebM cannot carry are refused before anything is
 // written.
 func TestNewRefusesTracks(t *testing.T) {
-	h264 := h264Frames(t)
-	for _, tc := range []struct {
-		name  string
-		track segment.Track
-	}{
-		{"h264", h264Track(t, h264[0].data)},
-		{"h265", segment.Track{Kind: "video", Codec: "h265", ClockRate: 90000}},
-		{"unknown codec", segment.Track{Kind: "video", Codec: "mpeg2", ClockRate: 90000}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newSnapshotFile(t, "out.webm")
-			_, err := webm.New(f, []segment.Track{tc.track}, segment.Options{})
-			require.Error(t, err)
-			require.Zero(t, f.writes)
-		})
-	}
+	h264 := testutil.H264Frames(t, "240p-h264.h264")
+	testutil.CheckRefusesTracks(t, newWriter, map[string]segment.Track{
+		"h264":          testutil.H264Track(t, h264[0].Data),
+		"h265":          {Kind: "video", Codec: "h265", ClockRate: 90000},
+		"unknown codec": {Kind: "video", Codec: "mpeg2", ClockRate: 90000},
+	})
 }
 
 // TestWriteSampleUnknownTrack checks that a sample for a track the file does not have is refused.
-func TestWriteSampleUnknownTrack(t *testing.T) {
-	opus, channels := opusPackets(t)
-	w, err := webm.New(newSnapshotFile(t, "out.webm"), []segment.Track{opusTrack(channels)}, segment.Options{})
-	require.NoError(t, err)
-	require.Error(t, w.WriteSample(segment.Sample{Track: 1, Data: opus[0]}))
-	require.Error(t, w.WriteSample(segment.Sample{Track: -1, Data: opus[0]}))
-	require.NoError(t, w.Close())
-}
+func TestWriteSampleUnknownTrack(t *testing.T) { testutil.CheckRefusesUnknownTrack(t, newWriter) }
 
 // The writer copies samples: a caller that reuses one buffer for every sample writes the same
 // file as one that hands over fresh slices.
-func TestWriterCopiesSamples(t *testing.T) {
-	for _, tc := range writerCases(t) {
-		t.Run(tc.name, func(t *testing.T) {
-			want := write(t, tc).snapshots
-			f := newSnapshotFile(t, "reused.webm")
-			w, err := webm.New(f, tc.tracks, segment.Options{})
-			require.NoError(t, err)
-			var buf []byte
-			for _, s := range tc.samples {
-				buf = append(buf[:0], s.Data...)
-				s.Data = buf
-				require.NoError(t, w.WriteSample(s))
-				clear(buf) // scribbled at once, as a reused buffer would be
-			}
-			require.NoError(t, w.Close())
-			require.Equal(t, want[len(want)-1], f.snapshots[len(f.snapshots)-1])
-		})
-	}
+func TestWriterCopiesSamples(t *testing.T) { testutil.CheckCopiesSamples(t, newWriter, writerCases(t)) }
+
+// Writers that borrow their cluster buffer from a shared pool write the same files.
+func TestWriterWithSharedBuffers(t *testing.T) {
+	testutil.CheckSharedBuffers(t, newWriter, writerCases(t))
 }
