@@ -210,6 +210,12 @@ func fillWithDefaults(t *testing.T, volumeMiB, n int, profile string) {
 	t.Logf("%d samples of free space, lowest %.1f MiB, hard floor %.1f MiB", samples, float64(lowest)/(1<<20), floor/(1<<20))
 	require.GreaterOrEqual(t, float64(lowest), floor, "free space fell under the hard floor")
 	require.Empty(t, shortfalls, "recordings paused or stopped")
+	// With nothing writing, the guard still deletes oldest first until free space is back over
+	// min_free: the files are listed once it is, so that none goes while it is being checked.
+	s.waitFor("free space back over min_free", 60*time.Second, func() bool {
+		disk := s.storage()["disk"].(map[string]any)
+		return disk["free"].(float64) >= disk["minFree"].(float64)
+	})
 
 	deletedAll := 0
 	var playable []string

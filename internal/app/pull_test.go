@@ -206,10 +206,19 @@ func TestPullTwentyCopiesRecordedByScript(t *testing.T) {
 	// The 20 s count from the first start call: the script itself takes a while.
 	started := time.Now()
 	runScript(t, b, startScript, 20)
+	allStarted := time.Now()
 	b.waitFor("20 recordings", 10*time.Second, func() bool { return activeRecordings(t, b) == 20 })
 	time.Sleep(time.Until(started.Add(20 * time.Second))) // the scenario: record for 20 s
+	stopping := time.Now()
 	runScript(t, b, stopScript, 20)
+	stopped := time.Now()
 	require.Equal(t, 0, activeRecordings(t, b))
+	// Each file lasts at least from the last start call to the first stop call, and at most from
+	// the first start call to the last stop call plus a GOP of pre-roll: the scripts are slow on a
+	// busy machine, and what is checked is that nothing between the calls is missing.
+	minDur, maxDur := stopping.Sub(allStarted).Seconds()-1, stopped.Sub(started).Seconds()+2.5
+	t.Logf("start script %.1f s, stop script %.1f s: files must last %.1f–%.1f s",
+		allStarted.Sub(started).Seconds(), stopped.Sub(stopping).Seconds(), minDur, maxDur)
 
 	segs := b.segments("")
 	require.Len(t, segs, 20)
@@ -218,7 +227,7 @@ func TestPullTwentyCopiesRecordedByScript(t *testing.T) {
 		seen[seg.Stream] = true
 		t.Run(seg.Stream, func(t *testing.T) {
 			require.Equal(t, "closed", seg.State)
-			requireValidRecording(t, filepath.Join(b.app.store.Dir(), seg.Path), 19, 22.5)
+			requireValidRecording(t, filepath.Join(b.app.store.Dir(), seg.Path), minDur, maxDur)
 		})
 	}
 	require.Len(t, seen, 20)
