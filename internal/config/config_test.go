@@ -139,7 +139,7 @@ func TestEverySettingHasHelp(t *testing.T) {
 			grace = s
 		}
 	}
-	require.Equal(t, `cuts recordings into segments: a duration ("20s", or "20" for seconds), a size ("10M"), or "0" for one file per recording (default 0; env VIGIL_RECORD_ROTATION)`, rotation.Help())
+	require.Equal(t, `cuts recordings into segments: a duration ("20s", or "20" for seconds), a size ("10M"), or "off" (also "0") for one file per recording (default off; env VIGIL_RECORD_ROTATION)`, rotation.Help())
 	require.Equal(t, "duration", grace.Type())
 }
 
