@@ -64,7 +64,7 @@ var rules = []rule{
 	{row: "internal/egress", pkgs: internal("egress"), never: internal("ingest", "api")},
 	{row: "internal/pull", pkgs: internal("pull"), never: internal("recorder", "storage", "api", "metrics")},
 	{row: "internal/api", pkgs: internal("api")},
-	{row: "internal/console", pkgs: internal("console")},
+	{row: "internal/console", pkgs: internal("console"), onlyInternal: []string{}},
 	{row: "internal/recorder", pkgs: internal("recorder"), never: internal("storage", "catalog", "api")},
 	{row: "internal/segment", pkgs: internal("segment", "segment/fmp4", "segment/webm"),
 		onlyInternal: internal("media", "segment")},

@@ -125,7 +125,7 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/streams/{name}", onPath(auth.Read, "name"), s.handleGetStream)
 	s.handle("DELETE /api/v1/streams/{name}", onPath(auth.Admin, "name"), s.handleKickStream)
 	s.handle("GET /api/v1/stats", everyStream(auth.Admin), s.handleStats)
-	s.handle("GET /publish", public, console.PublishPage())
+	console.Routes(func(pattern string, h http.HandlerFunc) { s.handle(pattern, public, h) })
 	s.wcsRoutes()
 	s.metricsRoutes()
 	s.recordingRoutes()

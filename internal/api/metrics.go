@@ -45,6 +45,13 @@ func (s *Server) degraded(snap hub.Snapshot) (bool, []string) {
 func (s *Server) streamJSONOf(snap hub.Snapshot) streamJSON {
 	out := toStreamJSON(snap)
 	out.Degraded, out.Reasons = s.degraded(snap)
+	if s.deps.Recorder == nil {
+		return out
+	}
+	if rec, err := s.deps.Recorder.ByStream(snap.Name); err == nil {
+		out.Recording = &streamRecordingJSON{ID: rec.ID, State: string(rec.State), StartedAt: rec.Started.UTC(),
+			Duration: rec.Duration.Seconds(), Rotation: rec.Rotation}
+	}
 	return out
 }
 

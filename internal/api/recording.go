@@ -14,6 +14,7 @@ import (
 
 	"github.com/vigilrec/vigil/internal/auth"
 	"github.com/vigilrec/vigil/internal/catalog"
+	"github.com/vigilrec/vigil/internal/diskguard"
 	"github.com/vigilrec/vigil/internal/media"
 	"github.com/vigilrec/vigil/internal/recorder"
 )
@@ -40,6 +41,8 @@ type Recordings interface {
 // Storage reports the disk, retention, offload and webhook state.
 type Storage interface {
 	StorageStatus() map[string]any
+	// StorageHistory is the volume over the last hour, oldest first.
+	StorageHistory() []diskguard.Sample
 }
 
 // recordingJSON is a recording in the native API.
@@ -115,6 +118,7 @@ func (s *Server) recordingRoutes() {
 	s.handle("GET /api/v1/recordings/{id}", perStream(auth.Record), s.handleDownloadRecording)
 	s.handle("DELETE /api/v1/recordings/{id}", perStream(auth.Admin), s.handleDeleteRecording)
 	s.handle("GET /api/v1/storage", everyStream(auth.Admin), s.handleStorage)
+	s.handle("GET /api/v1/storage/history", everyStream(auth.Admin), s.handleStorageHistory)
 }
 
 // recordingOptions turns request fields into options over the server's defaults.
@@ -362,6 +366,29 @@ func (s *Server) handleDownloadRecording(w http.ResponseWriter, r *http.Request)
 
 func (s *Server) handleStorage(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, s.deps.Storage.StorageStatus())
+}
+
+// storageSampleJSON is one point of GET /api/v1/storage/history.
+type storageSampleJSON struct {
+	Time       time.Time `json:"time"`
+	Free       uint64    `json:"free"`
+	Total      uint64    `json:"total"`
+	WriteRate  float64   `json:"writeRate"`
+	TimeToFull *float64  `json:"timeToFull"` // seconds; null while nothing is being written
+}
+
+func (s *Server) handleStorageHistory(w http.ResponseWriter, _ *http.Request) {
+	hist := s.deps.Storage.StorageHistory()
+	out := make([]storageSampleJSON, 0, len(hist))
+	for _, h := range hist {
+		j := storageSampleJSON{Time: h.Time.UTC(), Free: h.Free, Total: h.Total, WriteRate: h.WriteRate}
+		if h.TimeToFull >= 0 {
+			ttf := h.TimeToFull.Seconds()
+			j.TimeToFull = &ttf
+		}
+		out = append(out, j)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"interval": diskguard.HistoryStep.Seconds(), "samples": out})
 }
 
 func (s *Server) handleDeleteRecording(w http.ResponseWriter, r *http.Request) {

@@ -23,6 +23,18 @@ type streamJSON struct {
 	// Degraded and Reasons: see metrics.go and docs/metrics.md.
 	Degraded bool     `json:"degraded"`
 	Reasons  []string `json:"reasons"`
+	// Recording is the stream's active recording, if any.
+	Recording *streamRecordingJSON `json:"recording,omitempty"`
+}
+
+// streamRecordingJSON is what a stream's answer says of its active recording; the whole of it is
+// at /api/v1/streams/{name}/recording.
+type streamRecordingJSON struct {
+	ID        string    `json:"id"`
+	State     string    `json:"state"`
+	StartedAt time.Time `json:"startedAt"`
+	Duration  float64   `json:"duration"`
+	Rotation  string    `json:"rotation"`
 }
 
 type trackJSON struct {

@@ -28,7 +28,8 @@ type authRoute struct {
 	every              bool
 }
 
-// Every route of the API with the access it needs (public ones: /healthz, /readyz, /publish).
+// Every route of the API with the access it needs (public ones: /healthz, /readyz and the
+// console's pages and files).
 var authRoutes = []authRoute{
 	{"POST", "/whip/cam-1", "v=0", auth.Publish, "cam-1", false},
 	{"DELETE", "/whip/cam-1/s1", "", auth.Publish, "cam-1", false},
@@ -47,6 +48,7 @@ var authRoutes = []authRoute{
 	{"GET", "/api/v1/recordings/nosuch", "", auth.Record, "", false},
 	{"DELETE", "/api/v1/recordings/nosuch", "", auth.Admin, "", false},
 	{"GET", "/api/v1/storage", "", auth.Admin, "", true},
+	{"GET", "/api/v1/storage/history", "", auth.Admin, "", true},
 	{"POST", "/api/v1/pulls", "{}", auth.Admin, "", true},
 	{"GET", "/api/v1/pulls", "", auth.Admin, "", true},
 	{"GET", "/api/v1/pulls/x", "", auth.Admin, "", true},
@@ -161,7 +163,7 @@ func TestEveryRouteEveryScope(t *testing.T) {
 			}
 		}
 	}
-	for _, path := range []string{"/healthz", "/readyz", "/publish"} {
+	for _, path := range []string{"/healthz", "/readyz", "/", "/publish", "/watch/cam-1", "/console/console.js"} {
 		status, _, _ := s.request(http.MethodGet, path, "", "")
 		require.Equal(t, http.StatusOK, status, path)
 	}

@@ -126,13 +126,12 @@ func wcsFindStream(client *http.Client, base, name string) (int, string, error) 
 	return resp.StatusCode, strings.TrimSpace(string(body)), err
 }
 
-// chromiumPageStateJS describes the publishing page: its #status text and the state of its peer connection.
+// chromiumPageStateJS describes the publishing page: its status text and the state of its peer connection.
 const chromiumPageStateJS = `(() => {
-  const el = document.getElementById("status");
-  let out = "#status " + JSON.stringify(el ? el.textContent : null);
-  try {
-    if (pc) out += ", connectionState " + pc.connectionState + ", iceConnectionState " + pc.iceConnectionState;
-  } catch (e) { /* not the publishing page */ }
+  const el = document.getElementById("publish-status");
+  let out = "#publish-status " + JSON.stringify(el ? el.textContent : null);
+  const p = window.vigil && window.vigil.publisher;
+  if (p) out += ", connectionState " + p.pc.connectionState + ", iceConnectionState " + p.pc.iceConnectionState;
   return out;
 })()`
 
@@ -147,11 +146,11 @@ func pageState(b *testutil.Chromium) string {
 	return state
 }
 
-// status returns the page's #status text, or "" if it cannot be read.
+// pageStatus returns the publishing page's status text, or "" if it cannot be read.
 func pageStatus(b *testutil.Chromium) string {
 	ctx, cancel := context.WithTimeout(b.Ctx, 5*time.Second)
 	defer cancel()
-	text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("status").textContent`))
+	text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("publish-status").textContent`))
 	if err != nil {
 		return ""
 	}

@@ -193,6 +193,8 @@ func openSegment(ctx context.Context, cat *catalog.Catalog, up *upload.Uploader,
 // storageStatus reports the disk, retention, offload and webhook state for /api/v1/storage.
 type storageStatus struct{ a *App }
 
+func (s storageStatus) StorageHistory() []diskguard.Sample { return s.a.guard.History() }
+
 func (s storageStatus) StorageStatus() map[string]any {
 	g := s.a.guard.Snapshot()
 	cfg := s.a.cfg.Disk

@@ -222,6 +222,50 @@ type Guard struct {
 	lastPer   map[string]int64
 	lastAt    time.Time
 	lastLow   time.Time // when free space was last seen under min_free
+	history   history
+}
+
+// Sample is the volume at one moment of the history.
+type Sample struct {
+	Time       time.Time
+	Free       uint64
+	Total      uint64
+	WriteRate  float64       // bytes/s, smoothed
+	TimeToFull time.Duration // -1 when not filling
+}
+
+// The history keeps a sample every HistoryStep over historySpan: the last hour, as a chart shows it.
+const (
+	HistoryStep = 10 * time.Second
+	historySpan = time.Hour
+)
+
+// history is a ring of samples, oldest first once full.
+type history struct {
+	samples []Sample
+	next    int
+}
+
+func (h *history) add(s Sample) {
+	n := int(historySpan / HistoryStep)
+	if len(h.samples) > 0 {
+		last := h.samples[(h.next+len(h.samples)-1)%len(h.samples)]
+		if s.Time.Sub(last.Time) < HistoryStep {
+			return
+		}
+	}
+	if len(h.samples) < n {
+		h.samples = append(h.samples, s)
+		return
+	}
+	h.samples[h.next] = s
+	h.next = (h.next + 1) % n
+}
+
+func (h *history) list() []Sample {
+	out := make([]Sample, 0, len(h.samples))
+	out = append(out, h.samples[h.next:]...)
+	return append(out, h.samples[:h.next]...)
 }
 
 // New returns a guard; Run must be running for it to act. events may be nil.
@@ -289,6 +333,18 @@ func (g *Guard) Snapshot() Snapshot {
 	return s
 }
 
+// History returns the volume's samples of the last hour, one per HistoryStep, oldest first, and
+// the last check's as the newest.
+func (g *Guard) History() []Sample {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := g.history.list()
+	if s := g.snap; !s.Checked.IsZero() && (len(out) == 0 || s.Checked.After(out[len(out)-1].Time)) {
+		out = append(out, Sample{Time: s.Checked, Free: s.Free, Total: s.Total, WriteRate: s.WriteRate, TimeToFull: s.TimeToFull})
+	}
+	return out
+}
+
 // Check reads the volume and acts once.
 func (g *Guard) Check() {
 	free, total, err := g.statfs(g.cfg.Dir)
@@ -335,6 +391,7 @@ func (g *Guard) Check() {
 		s.TimeToFull = 0
 	}
 	s.LastError = ""
+	g.history.add(Sample{Time: now, Free: free, Total: total, WriteRate: s.WriteRate, TimeToFull: s.TimeToFull})
 	cur := *s
 	g.mu.Unlock()
 	g.transitions(prev, cur)

@@ -285,3 +285,28 @@ func TestSegmentLimit(t *testing.T) {
 	g.Check()
 	require.Zero(t, rec.maxDuration, "stop-new deletes nothing: segments keep the rotation asked for")
 }
+
+// The history keeps one sample per HistoryStep for an hour, drops what is older, and ends with
+// the last check.
+func TestHistory(t *testing.T) {
+	disk := &fakeDisk{free: 100 << 20, total: 200 << 20}
+	g := newGuard(t, Config{Policy: DeleteOldest}, &fakeCatalog{}, &fakeRecorder{}, disk)
+	require.Empty(t, g.History(), "nothing before the first check")
+	start := time.Unix(1000, 0)
+	now := start
+	g.now = func() time.Time { return now }
+	for i := range 2*3600 + 5 { // two hours and five seconds, a check a second
+		now = start.Add(time.Duration(i) * time.Second)
+		disk.free = uint64(100<<20 - i)
+		g.Check()
+	}
+	h := g.History()
+	require.Len(t, h, int(historySpan/HistoryStep)+1, "an hour of samples and the last check")
+	for i := 1; i < len(h)-1; i++ {
+		require.Equal(t, HistoryStep, h[i].Time.Sub(h[i-1].Time), "sample %d", i)
+	}
+	last := h[len(h)-1]
+	require.Equal(t, now, last.Time)
+	require.Equal(t, disk.free, last.Free)
+	require.Less(t, now.Sub(h[0].Time), historySpan+HistoryStep, "nothing older than an hour is kept")
+}
