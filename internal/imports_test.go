@@ -69,6 +69,7 @@ var rules = []rule{
 	{row: "internal/segment", pkgs: internal("segment", "segment/fmp4", "segment/webm"),
 		onlyInternal: internal("media", "segment")},
 	{row: "internal/storage", pkgs: internal("storage"), never: internal("recorder", "api")},
+	{row: "internal/playback", pkgs: internal("playback"), onlyInternal: internal("media", "segment", "segment/fmp4", "segment/webm")},
 	{row: "internal/catalog", pkgs: internal("catalog"), never: pipeline},
 	{row: "internal/diskguard", pkgs: internal("diskguard"), never: internal("recorder", "catalog", "storage")},
 	{row: "internal/upload", pkgs: internal("upload"), never: pipeline},

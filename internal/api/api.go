@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/vigilrec/vigil/internal/auth"
 	"github.com/vigilrec/vigil/internal/catalog"
@@ -26,6 +27,7 @@ import (
 	"github.com/vigilrec/vigil/internal/egress"
 	"github.com/vigilrec/vigil/internal/hub"
 	"github.com/vigilrec/vigil/internal/ingest"
+	"github.com/vigilrec/vigil/internal/playback"
 	"github.com/vigilrec/vigil/internal/pull"
 	"github.com/vigilrec/vigil/internal/recorder"
 	"github.com/vigilrec/vigil/internal/rtc"
@@ -69,6 +71,8 @@ type Deps struct {
 	Storage    Storage
 	// Pulls serves /api/v1/pulls and /rest-api/pull/*; nil: those answer 404.
 	Pulls Pulls
+	// PlaybackMaxRange bounds the range of one export (0: no bound).
+	PlaybackMaxRange time.Duration
 
 	// Metrics serves GET /metrics and Health judges streams degraded; either may be nil.
 	Metrics http.Handler
@@ -131,6 +135,7 @@ func (s *Server) routes() {
 	s.recordingRoutes()
 	s.wcsRecordingRoutes()
 	s.pullRoutes()
+	s.playbackRoutes()
 }
 
 // ServeHTTP applies the CORS policy (answering preflights and refusing cross-site requests that
@@ -169,6 +174,12 @@ func statusOf(err error) int {
 		return he.status
 	case errors.As(err, &tooBig):
 		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, playback.ErrBadRange), errors.Is(err, playback.ErrFormat):
+		return http.StatusBadRequest
+	case errors.Is(err, playback.ErrNoData):
+		return http.StatusNotFound
+	case errors.Is(err, playback.ErrMixed):
+		return http.StatusConflict
 	case errors.Is(err, pull.ErrBadSpec):
 		return http.StatusBadRequest
 	case errors.Is(err, pull.ErrExists):

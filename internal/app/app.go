@@ -149,7 +149,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		Publish: publishService{a.ingest}, Play: playService{a.egress},
 		Streams: h, Stats: serverStats{a}, Log: log.With("component", "api"),
 		Recorder: a.rec, Recordings: recordings{cat: cat, up: a.up, webhooks: a.events},
-		Storage: storageStatus{a}, Pulls: pullService{a},
+		Storage: storageStatus{a}, Pulls: pullService{a}, PlaybackMaxRange: cfg.Playback.MaxRange.D(),
 		Metrics: metricsHandler, Health: health,
 		CORS: api.CORS{API: cfg.CORS.APIOrigins, Media: cfg.CORS.MediaOrigins},
 		Auth: authn, AuthState: authState,

@@ -52,6 +52,8 @@ type Config struct {
 	Pulls Pulls `yaml:"pulls"`
 	// Pull bounds every pull, configured or asked for through the API.
 	Pull PullConfig `yaml:"pull"`
+	// Playback bounds exports of a time range (docs/playback.md).
+	Playback PlaybackConfig `yaml:"playback"`
 	// CORS lists the other origins whose pages may call vigil.
 	CORS CORSConfig `yaml:"cors"`
 	// Auth is who may do what (docs/security.md).
@@ -205,6 +207,13 @@ type PullConfig struct {
 	MaxPulls int `yaml:"max_pulls"`
 }
 
+// PlaybackConfig bounds exports.
+type PlaybackConfig struct {
+	// MaxRange is the longest time range one export may span (gaps included); longer ranges are
+	// refused with 400. Default 24h.
+	MaxRange Duration `yaml:"max_range"`
+}
+
 // S3Config offloads finished segments to S3-compatible storage.
 type S3Config struct {
 	// Endpoint is host:port of the S3 service; empty disables offload.
@@ -285,6 +294,7 @@ func Default() Config {
 		Metrics:  MetricsConfig{StreamSeries: 500, DegradedWindow: Duration(3 * time.Second), DegradedLossPercent: 2},
 		Pulls:    Pulls{},
 		Pull:     PullConfig{AllowedSources: []string{}, MaxPulls: 1000},
+		Playback: PlaybackConfig{MaxRange: Duration(24 * time.Hour)},
 		CORS:     CORSConfig{MediaOrigins: []string{"*"}, APIOrigins: []string{}},
 		Auth:     AuthConfig{Enabled: true, TrustedNetworks: []string{"127.0.0.0/8", "::1"}, Tokens: Tokens{}},
 		Limits: LimitsConfig{Publishers: 1000, Viewers: 5000, ViewersPerStream: 1000, SDPBytes: 64 << 10,
@@ -349,6 +359,7 @@ func (c Config) Validate() error {
 	check(c.Metrics.DegradedLossPercent >= 1 && c.Metrics.DegradedLossPercent <= 100,
 		"metrics.degraded_loss_percent: %v must be between 1 and 100", c.Metrics.DegradedLossPercent)
 	check(c.Pull.MaxPulls > 0, "pull.max_pulls: %v must be positive", c.Pull.MaxPulls)
+	check(c.Playback.MaxRange > 0, "playback.max_range: %v must be positive", c.Playback.MaxRange)
 	errs = append(errs, c.Auth.problems()...)
 	for _, s := range Settings(&c) {
 		if s.Path[0] == "limits" && s.value.Int() < 0 {

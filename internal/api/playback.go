@@ -1,0 +1,192 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/vigilrec/vigil/internal/auth"
+	"github.com/vigilrec/vigil/internal/catalog"
+	"github.com/vigilrec/vigil/internal/playback"
+)
+
+func (s *Server) playbackRoutes() {
+	s.handle("GET /api/v1/playback/list", perStream(auth.Record), s.handlePlaybackList)
+	s.handle("GET /api/v1/playback", perStream(auth.Record), s.handlePlayback)
+}
+
+type spanJSON struct {
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+	Duration float64   `json:"duration"` // seconds
+}
+
+func spansJSON(spans []playback.Span) []spanJSON {
+	out := make([]spanJSON, 0, len(spans))
+	for _, sp := range spans {
+		out = append(out, spanJSON{Start: sp.Start.UTC(), End: sp.End.UTC(), Duration: sp.Duration().Seconds()})
+	}
+	return out
+}
+
+// playbackSegments are the finished segments of stream overlapping [from, to) (either may be
+// zero); 404 when the stream has never been recorded.
+func (s *Server) playbackSegments(stream string, from, to time.Time) ([]playback.Segment, error) {
+	if stream == "" {
+		return nil, &httpError{status: http.StatusBadRequest, msg: "stream is required (?stream=NAME)"}
+	}
+	var out []playback.Segment
+	for offset := 0; ; {
+		page, total, err := s.deps.Recordings.List(catalog.Filter{Stream: stream, From: from, To: to, Offset: offset, Limit: 1000,
+			States: []catalog.State{catalog.StateClosed, catalog.StateRecovered}})
+		if err != nil {
+			return nil, err
+		}
+		for _, seg := range page {
+			if seg.End.After(seg.Start) {
+				out = append(out, playback.Segment{ID: seg.ID, Start: seg.Start, End: seg.End, Container: seg.Container,
+					VideoCodec: seg.VideoCodec, AudioCodec: seg.AudioCodec})
+			}
+		}
+		offset += len(page)
+		if len(page) == 0 || offset >= total {
+			break
+		}
+	}
+	if len(out) == 0 {
+		if _, total, err := s.deps.Recordings.List(catalog.Filter{Stream: stream, Limit: 1, States: segmentStatesAll}); err == nil && total == 0 {
+			return nil, &httpError{status: http.StatusNotFound, msg: "stream " + stream + " has no recordings"}
+		}
+	}
+	return out, nil
+}
+
+var segmentStatesAll = []catalog.State{catalog.StateRecording, catalog.StateClosed, catalog.StateRecovered, catalog.StateDeleted}
+
+func (s *Server) handlePlaybackList(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	stream := q.Get("stream")
+	if stream != "" && !s.allowStream(w, r, auth.Record, stream) {
+		return
+	}
+	from, err := queryTime(q.Get("start"))
+	if err != nil {
+		writeError(w, r, s.deps.Log, err)
+		return
+	}
+	to, err := queryTime(q.Get("end"))
+	if err != nil {
+		writeError(w, r, s.deps.Log, err)
+		return
+	}
+	segs, err := s.playbackSegments(stream, from, to)
+	if err != nil {
+		writeError(w, r, s.deps.Log, err)
+		return
+	}
+	spans, gaps := playback.Timeline(segs, from, to)
+	writeJSON(w, http.StatusOK, map[string]any{"stream": stream, "spans": spansJSON(spans), "gaps": spansJSON(gaps)})
+}
+
+// playbackRequest reads the query of GET /api/v1/playback.
+func (s *Server) playbackRequest(r *http.Request) (playback.Request, error) {
+	q := r.URL.Query()
+	bad := func(format string, args ...any) error {
+		return &httpError{status: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
+	}
+	var req playback.Request
+	if q.Get("start") == "" {
+		return req, bad("start is required (RFC 3339 or epoch milliseconds)")
+	}
+	var err error
+	if req.Start, err = queryTime(q.Get("start")); err != nil {
+		return req, err
+	}
+	switch {
+	case q.Get("end") != "" && q.Get("duration") != "":
+		return req, bad("give end or duration, not both")
+	case q.Get("end") != "":
+		if req.End, err = queryTime(q.Get("end")); err != nil {
+			return req, err
+		}
+	case q.Get("duration") != "":
+		d, err := time.ParseDuration(q.Get("duration"))
+		if err != nil || d <= 0 {
+			return req, bad("duration %q: a positive Go duration such as 90s or 1h30m", q.Get("duration"))
+		}
+		req.End = req.Start.Add(d)
+	default:
+		return req, bad("end or duration is required")
+	}
+	if !req.End.After(req.Start) {
+		return req, bad("end %s is not after start %s", req.End.UTC().Format(time.RFC3339Nano), req.Start.UTC().Format(time.RFC3339Nano))
+	}
+	if max := s.deps.PlaybackMaxRange; max > 0 && req.End.Sub(req.Start) > max {
+		return req, bad("the range lasts %s, over playback.max_range (%s)", req.End.Sub(req.Start), max)
+	}
+	switch g := q.Get("gaps"); g {
+	case "", "keep":
+	case "skip":
+		req.SkipGaps = true
+	default:
+		return req, bad("gaps %q: keep or skip", g)
+	}
+	switch f := strings.ToLower(q.Get("format")); f {
+	case "", "mp4", "webm":
+		req.Format = f
+	default:
+		return req, bad("format %q: mp4 or webm", f)
+	}
+	return req, nil
+}
+
+func (s *Server) handlePlayback(w http.ResponseWriter, r *http.Request) {
+	stream := r.URL.Query().Get("stream")
+	if stream != "" && !s.allowStream(w, r, auth.Record, stream) {
+		return
+	}
+	req, err := s.playbackRequest(r)
+	if err != nil {
+		writeError(w, r, s.deps.Log, err)
+		return
+	}
+	if req.Segments, err = s.playbackSegments(stream, req.Start, req.End); err != nil {
+		writeError(w, r, s.deps.Log, err)
+		return
+	}
+	plan, err := playback.Prepare(req)
+	if err == nil {
+		err = plan.Locate(r.Context(), req.Start, s.openSegment)
+	}
+	if err != nil {
+		writeError(w, r, s.deps.Log, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "video/"+plan.Format)
+	// Made as it is sent: its size is not known in advance, so no byte ranges.
+	h.Set("Accept-Ranges", "none")
+	h.Set("X-Playback-Start", plan.Origin.UTC().Format(time.RFC3339Nano))
+	name := fmt.Sprintf("%s_%s.%s", stream, plan.Origin.UTC().Format("20060102T150405.000Z"), plan.Format)
+	h.Set("Content-Disposition", mime.FormatMediaType("inline", map[string]string{"filename": name}))
+	res, err := playback.Export(r.Context(), w, req, plan, s.openSegment)
+	if err != nil {
+		// The answer has begun: all that is left is to say so in the log and cut it short.
+		s.deps.Log.Warn("export cut short", "stream", stream, "start", req.Start, "end", req.End, "err", err)
+		if errors.Is(err, context.Canceled) {
+			return
+		}
+		panic(http.ErrAbortHandler)
+	}
+	s.deps.Log.Debug("exported", "stream", stream, "start", res.Start, "duration", res.Duration, "bytes", res.Bytes)
+}
+
+func (s *Server) openSegment(ctx context.Context, id string) (io.ReadSeekCloser, error) {
+	body, _, _, _, err := s.deps.Recordings.Open(ctx, id)
+	return body, err
+}

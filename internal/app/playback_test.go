@@ -1,0 +1,174 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/vigilrec/vigil/internal/config"
+	"github.com/vigilrec/vigil/internal/media"
+)
+
+type playbackList struct {
+	Spans, Gaps []struct {
+		Start, End time.Time
+		Duration   float64
+	}
+}
+
+// export asks GET /api/v1/playback with query and keeps the file; it returns the status, the
+// file's path (or the error body) and the header.
+func (s *testServer) export(t *testing.T, query url.Values) (int, string, http.Header) {
+	t.Helper()
+	resp, err := s.http.Get(s.base + "/api/v1/playback?" + query.Encode())
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	if resp.StatusCode != http.StatusOK {
+		return resp.StatusCode, string(body), resp.Header
+	}
+	path := filepath.Join(t.TempDir(), "export.mp4")
+	require.NoError(t, os.WriteFile(path, body, 0o644))
+	return resp.StatusCode, path, resp.Header
+}
+
+// Acceptance of playback: a stream recorded with 5 s rotation, then a 5 s absence, then again:
+// the list shows the gap; a 12 s range from the middle of a segment is one clean file of 12 s and
+// one GOP at most, A/V together; a range across the gap keeps it or closes it; bad ranges are
+// refused with a message; the curl examples of docs/playback.md work.
+func TestPlayback(t *testing.T) {
+	if testing.Short() {
+		t.Skip("records for 25 s")
+	}
+	s := startServer(t, func(c *config.Config) { c.Playback.MaxRange = config.Duration(time.Hour) })
+	const cam = "pb-cam"
+	record := func(seconds float64) {
+		pub := s.publish(cam, media.H264)
+		s.waitFor(cam+" publishing", 15*time.Second, func() bool { return s.publishing(cam) })
+		status, body, _ := s.request(http.MethodPost, "/api/v1/streams/"+cam+"/recording", "application/json", `{"rotation":"5s"}`)
+		require.Equal(t, http.StatusCreated, status, body)
+		s.waitFor("the recording to last long enough", 60*time.Second, func() bool {
+			_, body, _ := s.request(http.MethodGet, "/api/v1/streams/"+cam+"/recording", "", "")
+			return recordedSeconds(t, body) >= seconds
+		})
+		status, body, _ = s.request(http.MethodDelete, "/api/v1/streams/"+cam+"/recording", "", "")
+		require.Equal(t, http.StatusOK, status, body)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, pub.Close(ctx))
+		s.waitFor(cam+" gone", 15*time.Second, func() bool { _, ok := s.stream(cam); return !ok })
+	}
+	record(16)
+	left := time.Now()
+	for time.Since(left) < 5*time.Second {
+		time.Sleep(100 * time.Millisecond) // the absence is what is being recorded
+	}
+	record(8)
+
+	status, body, _ := s.request(http.MethodGet, "/api/v1/playback/list?stream="+cam, "", "")
+	require.Equal(t, http.StatusOK, status, body)
+	var list playbackList
+	require.NoError(t, json.Unmarshal([]byte(body), &list))
+	require.Len(t, list.Spans, 2, body)
+	require.Len(t, list.Gaps, 1, body)
+	require.GreaterOrEqual(t, list.Gaps[0].Duration, 5.0, body)
+	first, second, gap := list.Spans[0], list.Spans[1], list.Gaps[0]
+
+	t.Run("mid-segment", func(t *testing.T) {
+		start := first.Start.Add(2500 * time.Millisecond)
+		status, path, h := s.export(t, url.Values{"stream": {cam}, "start": {start.Format(time.RFC3339Nano)}, "duration": {"12s"}})
+		require.Equal(t, http.StatusOK, status, path)
+		origin, err := time.Parse(time.RFC3339Nano, h.Get("X-Playback-Start"))
+		require.NoError(t, err)
+		require.False(t, origin.After(start), "the file starts at the keyframe at or before the range")
+		require.Less(t, start.Sub(origin), 4*time.Second, "one GOP of the clip at most")
+		p := probeFile(t, path)
+		t.Logf("12 s from %s: file of %.3f s from the keyframe at %s", start.Format("15:04:05.000"), p.Duration, origin.Format("15:04:05.000"))
+		require.InDelta(t, start.Add(12*time.Second).Sub(origin).Seconds(), p.Duration, 0.1)
+		require.Equal(t, []string{"h264", "opus"}, p.Codecs())
+		require.True(t, firstFrameIsKey(t, path))
+		require.Empty(t, decodeErrors(t, path))
+		require.InDelta(t, p.Stream("h264").StartTime, p.Stream("opus").StartTime, 0.040, "A/V offset")
+		require.Equal(t, "none", h.Get("Accept-Ranges"))
+	})
+
+	t.Run("across the gap", func(t *testing.T) {
+		start, end := first.End.Add(-3*time.Second), second.Start.Add(3*time.Second)
+		for _, gaps := range []string{"keep", "skip"} {
+			status, path, h := s.export(t, url.Values{"stream": {cam}, "start": {start.Format(time.RFC3339Nano)},
+				"end": {end.Format(time.RFC3339Nano)}, "gaps": {gaps}})
+			require.Equal(t, http.StatusOK, status, path)
+			origin, err := time.Parse(time.RFC3339Nano, h.Get("X-Playback-Start"))
+			require.NoError(t, err)
+			want := end.Sub(origin)
+			if gaps == "skip" {
+				want -= gap.End.Sub(gap.Start)
+			}
+			p := probeFile(t, path)
+			t.Logf("gaps=%s: %.3f s (want %.3f s)", gaps, p.Duration, want.Seconds())
+			require.InDelta(t, want.Seconds(), p.Duration, 0.15, "gaps=%s", gaps)
+			require.Empty(t, decodeErrors(t, path))
+		}
+	})
+
+	t.Run("bad ranges", func(t *testing.T) {
+		at := first.Start.Format(time.RFC3339Nano)
+		for _, tc := range []struct {
+			query  url.Values
+			status int
+			says   string
+		}{
+			{url.Values{"stream": {cam}, "start": {at}, "end": {first.Start.Add(-time.Second).Format(time.RFC3339Nano)}}, 400, "is not after start"},
+			{url.Values{"stream": {cam}, "start": {at}, "duration": {"2h"}}, 400, "playback.max_range"},
+			{url.Values{"stream": {cam}, "start": {first.Start.Add(-30 * time.Minute).Format(time.RFC3339Nano)}, "duration": {"1m"}}, 404, "no recording in the range"},
+			{url.Values{"stream": {"nosuch"}, "start": {at}, "duration": {"10s"}}, 404, "has no recordings"},
+			{url.Values{"stream": {cam}, "duration": {"10s"}}, 400, "start is required"},
+			{url.Values{"stream": {cam}, "start": {at}}, 400, "end or duration"},
+			{url.Values{"stream": {cam}, "start": {at}, "duration": {"10s"}, "gaps": {"fill"}}, 400, "keep or skip"},
+		} {
+			status, body, _ := s.export(t, tc.query)
+			require.Equal(t, tc.status, status, "%s: %s", tc.query.Encode(), body)
+			require.Contains(t, body, tc.says, tc.query.Encode())
+			requireJSONMessage(t, body)
+		}
+	})
+
+	t.Run("docs/playback.md", func(t *testing.T) {
+		doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "playback.md"))
+		require.NoError(t, err)
+		urls := regexp.MustCompile(`curl (?:-OJ )?'(http://localhost:8081[^']+)'`).FindAllStringSubmatch(string(doc), -1)
+		require.GreaterOrEqual(t, len(urls), 4)
+		// The examples' times, in order, stand for times of this recording: a window around it,
+		// then ranges inside its first span.
+		times := regexp.MustCompile(`\d{4}-\d\d-\d\dT[\d:.]+Z`)
+		for _, m := range urls {
+			i := 0
+			u := times.ReplaceAllStringFunc(m[1], func(string) string {
+				i++
+				switch {
+				case strings.Contains(m[1], "/list"):
+					return first.Start.Add(time.Duration(2*i-3) * time.Minute).UTC().Format(time.RFC3339)
+				default:
+					return first.Start.Add(time.Duration(2*i) * time.Second).UTC().Format(time.RFC3339Nano)
+				}
+			})
+			u = strings.Replace(strings.Replace(u, "http://localhost:8081", s.base, 1), "stream=cam1", "stream="+cam, 1)
+			resp, err := s.http.Get(u)
+			require.NoError(t, err)
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			require.Equal(t, http.StatusOK, resp.StatusCode, u)
+		}
+	})
+}
