@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -50,7 +51,7 @@ func (s *Server) playbackSegments(stream string, from, to time.Time) ([]playback
 		for _, seg := range page {
 			if seg.End.After(seg.Start) {
 				out = append(out, playback.Segment{ID: seg.ID, Start: seg.Start, End: seg.End, Container: seg.Container,
-					VideoCodec: seg.VideoCodec, AudioCodec: seg.AudioCodec})
+					VideoCodec: seg.VideoCodec, AudioCodec: seg.AudioCodec, Remote: seg.Offloaded})
 			}
 		}
 		offset += len(page)
@@ -161,7 +162,7 @@ func (s *Server) handlePlayback(w http.ResponseWriter, r *http.Request) {
 	}
 	plan, err := playback.Prepare(req)
 	if err == nil {
-		err = plan.Locate(r.Context(), req.Start, s.openSegment)
+		err = plan.Locate(r.Context(), req, s.openSegment)
 	}
 	if err != nil {
 		writeError(w, r, s.deps.Log, err)
@@ -169,12 +170,50 @@ func (s *Server) handlePlayback(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("Content-Type", "video/"+plan.Format)
-	// Made as it is sent: its size is not known in advance, so no byte ranges.
-	h.Set("Accept-Ranges", "none")
 	h.Set("X-Playback-Start", plan.Origin.UTC().Format(time.RFC3339Nano))
 	name := fmt.Sprintf("%s_%s.%s", stream, plan.Origin.UTC().Format("20060102T150405.000Z"), plan.Format)
 	h.Set("Content-Disposition", mime.FormatMediaType("inline", map[string]string{"filename": name}))
-	res, err := playback.Export(r.Context(), w, req, plan, s.openSegment)
+
+	// With every segment on the local disk the file's size is known before it is made (its
+	// fragment headers are read, not its media), so byte ranges are served, and players seek
+	// in it as in a finished segment. Segments in S3 would cost a request per fragment for
+	// that: the file is then only streamed.
+	size := int64(-1)
+	if plan.AllLocal() {
+		if size, err = playback.Measure(r.Context(), req, plan, s.openSegment); err != nil {
+			writeError(w, r, s.deps.Log, err)
+			return
+		}
+	}
+	from, n, status := int64(0), size, http.StatusOK
+	if size < 0 {
+		h.Set("Accept-Ranges", "none")
+	} else {
+		h.Set("Accept-Ranges", "bytes")
+		if rng := r.Header.Get("Range"); rng != "" {
+			var ok bool
+			if from, n, ok = parseRange(rng, size); !ok {
+				h.Set("Content-Range", fmt.Sprintf("bytes */%d", size))
+				writeError(w, r, s.deps.Log, &httpError{status: http.StatusRequestedRangeNotSatisfiable,
+					msg: fmt.Sprintf("range %q is not within the file's %d bytes", rng, size)})
+				return
+			}
+			if n < size {
+				status = http.StatusPartialContent
+				h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", from, from+n-1, size))
+			}
+		}
+		h.Set("Content-Length", strconv.FormatInt(n, 10))
+	}
+	w.WriteHeader(status)
+	if r.Method == http.MethodHead {
+		return
+	}
+	if size < 0 {
+		_, err = playback.Export(r.Context(), w, req, plan, s.openSegment)
+	} else {
+		err = playback.ExportRange(r.Context(), w, req, plan, s.openSegment, from, n)
+	}
 	if err != nil {
 		// The answer has begun: all that is left is to say so in the log and cut it short.
 		s.deps.Log.Warn("export cut short", "stream", stream, "start", req.Start, "end", req.End, "err", err)
@@ -183,7 +222,42 @@ func (s *Server) handlePlayback(w http.ResponseWriter, r *http.Request) {
 		}
 		panic(http.ErrAbortHandler)
 	}
-	s.deps.Log.Debug("exported", "stream", stream, "start", res.Start, "duration", res.Duration, "bytes", res.Bytes)
+}
+
+// parseRange reads a Range header of one byte range within size: "bytes=a-b", "bytes=a-" or
+// "bytes=-n". Several ranges, or another unit, are not ranges vigil serves here: the whole file
+// (ok, full size) is the answer then, as RFC 9110 allows.
+func parseRange(h string, size int64) (from, n int64, ok bool) {
+	spec, found := strings.CutPrefix(h, "bytes=")
+	if !found || strings.Contains(spec, ",") {
+		return 0, size, true
+	}
+	a, b, found := strings.Cut(strings.TrimSpace(spec), "-")
+	if !found {
+		return 0, size, true
+	}
+	switch {
+	case a == "":
+		last, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || last <= 0 {
+			return 0, 0, false
+		}
+		from = max(size-last, 0)
+		return from, size - from, size > 0
+	default:
+		first, err := strconv.ParseInt(a, 10, 64)
+		if err != nil || first < 0 || first >= size {
+			return 0, 0, false
+		}
+		end := size - 1
+		if b != "" {
+			if end, err = strconv.ParseInt(b, 10, 64); err != nil || end < first {
+				return 0, 0, false
+			}
+			end = min(end, size-1)
+		}
+		return first, end - first + 1, true
+	}
 }
 
 func (s *Server) openSegment(ctx context.Context, id string) (io.ReadSeekCloser, error) {

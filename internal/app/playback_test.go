@@ -3,12 +3,15 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +20,7 @@ import (
 
 	"github.com/vigilrec/vigil/internal/config"
 	"github.com/vigilrec/vigil/internal/media"
+	"github.com/vigilrec/vigil/internal/testutil"
 )
 
 type playbackList struct {
@@ -100,7 +104,23 @@ func TestPlayback(t *testing.T) {
 		require.True(t, firstFrameIsKey(t, path))
 		require.Empty(t, decodeErrors(t, path))
 		require.InDelta(t, p.Stream("h264").StartTime, p.Stream("opus").StartTime, 0.040, "A/V offset")
-		require.Equal(t, "none", h.Get("Accept-Ranges"))
+		// Its size is known in advance: byte ranges of it are the whole file's bytes.
+		require.Equal(t, "bytes", h.Get("Accept-Ranges"))
+		whole, err := os.ReadFile(path)
+		require.NoError(t, err)
+		require.Equal(t, strconv.Itoa(len(whole)), h.Get("Content-Length"))
+		req, err := http.NewRequest(http.MethodGet, s.base+"/api/v1/playback?"+url.Values{"stream": {cam},
+			"start": {start.Format(time.RFC3339Nano)}, "duration": {"12s"}}.Encode(), nil)
+		require.NoError(t, err)
+		req.Header.Set("Range", "bytes=1000-1999")
+		resp, err := s.http.Do(req)
+		require.NoError(t, err)
+		part, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		require.Equal(t, http.StatusPartialContent, resp.StatusCode)
+		require.Equal(t, fmt.Sprintf("bytes 1000-1999/%d", len(whole)), resp.Header.Get("Content-Range"))
+		require.Equal(t, whole[1000:2000], part)
 	})
 
 	t.Run("across the gap", func(t *testing.T) {
@@ -120,6 +140,47 @@ func TestPlayback(t *testing.T) {
 			require.InDelta(t, want.Seconds(), p.Duration, 0.15, "gaps=%s", gaps)
 			require.Empty(t, decodeErrors(t, path))
 		}
+	})
+
+	t.Run("in Chromium", func(t *testing.T) {
+		chromium, err := exec.LookPath("chromium")
+		if err != nil {
+			t.Skipf("chromium is not installed (%v); CI installs it", err)
+		}
+		b := testutil.StartChromium(t, chromium)
+		defer b.Stop(t)
+		page := newTab(t, b)
+		page.open(s.base + "/console/console.css") // any page of the server's origin
+		start := first.Start.Add(2500 * time.Millisecond)
+		src := "/api/v1/playback?" + url.Values{"stream": {cam}, "start": {start.Format(time.RFC3339Nano)}, "duration": {"12s"}}.Encode()
+		_, _, h := s.export(t, url.Values{"stream": {cam}, "start": {start.Format(time.RFC3339Nano)}, "duration": {"12s"}})
+		origin, err := time.Parse(time.RFC3339Nano, h.Get("X-Playback-Start"))
+		require.NoError(t, err)
+		want := start.Add(12 * time.Second).Sub(origin).Seconds()
+		var got struct {
+			Duration float64 `json:"duration"`
+			Target   float64 `json:"target"`
+			Current  float64 `json:"current"`
+			Error    string  `json:"error"`
+		}
+		require.NoError(t, page.eval(fmt.Sprintf(`new Promise((resolve) => {
+			const v = document.createElement("video");
+			v.muted = true;
+			document.body.append(v);
+			const out = {};
+			v.addEventListener("error", () => resolve({error: v.error ? v.error.message || String(v.error.code) : "error"}));
+			v.addEventListener("loadedmetadata", () => {
+				out.duration = v.duration;
+				out.target = v.duration / 2;
+				v.addEventListener("seeked", () => { out.current = v.currentTime; resolve(out); }, {once: true});
+				v.currentTime = out.target;
+			}, {once: true});
+			v.src = %q;
+		})`, src), &got))
+		require.Empty(t, got.Error)
+		t.Logf("<video>: duration %.3f s at loadedmetadata (file %.3f s), seeked to %.3f s for %.3f s", got.Duration, want, got.Current, got.Target)
+		require.InDelta(t, want, got.Duration, 0.1, "duration at loadedmetadata")
+		require.InDelta(t, got.Target, got.Current, 1.0, "currentTime after seeked")
 	})
 
 	t.Run("bad ranges", func(t *testing.T) {

@@ -35,15 +35,45 @@ type Plan struct {
 	// Origin is the time of the file's first frame (see Locate): the video keyframe at or
 	// before the range's start, or the range's start for audio only.
 	Origin time.Time
+	// Duration is the file's length, known before it is written (see Locate): from Origin to
+	// the range's end or the recording's, less the gaps when they are skipped.
+	Duration time.Duration
 }
 
-// Locate finds the plan's Origin, reading the segment that holds the range's start.
-func (p *Plan) Locate(ctx context.Context, start time.Time, open Opener) error {
-	origin, err := keyframeBefore(ctx, p.Segments, start, open)
+// AllLocal is true when every segment of the plan is on the local disk.
+func (p Plan) AllLocal() bool {
+	for _, s := range p.Segments {
+		if s.Remote {
+			return false
+		}
+	}
+	return true
+}
+
+// Locate finds the plan's Origin, reading the segment that holds the range's start, and so the
+// file's Duration.
+func (p *Plan) Locate(ctx context.Context, req Request, open Opener) error {
+	origin, err := keyframeBefore(ctx, p.Segments, req.Start, open)
 	if err != nil {
 		return err
 	}
-	p.Origin = origin
+	end := req.End
+	last := p.Segments[0].End
+	for _, s := range p.Segments {
+		if s.End.After(last) {
+			last = s.End
+		}
+	}
+	if last.Before(end) {
+		end = last
+	}
+	p.Origin, p.Duration = origin, end.Sub(origin)
+	if req.SkipGaps {
+		_, gaps := Timeline(p.Segments, origin, end)
+		for _, g := range gaps {
+			p.Duration -= g.Duration()
+		}
+	}
 	return nil
 }
 
@@ -111,23 +141,81 @@ type Result struct {
 
 // Export writes the plan's range of req as one file to w, fragment by fragment as it reads the
 // segments (w is flushed after each when it is an http.Flusher). The file starts at the keyframe
-// at or before req.Start, so it decodes from its first frame, and ends at req.End.
+// at or before req.Start, so it decodes from its first frame, and ends at req.End. The same
+// request and plan always give the same bytes.
 func Export(ctx context.Context, w io.Writer, req Request, plan Plan, open Opener) (Result, error) {
+	return export(ctx, w, req, plan, open, false)
+}
+
+// Measure is the size of the file Export would write, found by reading only the segments'
+// fragment headers (seeking over the media data).
+func Measure(ctx context.Context, req Request, plan Plan, open Opener) (int64, error) {
+	res, err := export(ctx, io.Discard, req, plan, open, true)
+	return res.Bytes, err
+}
+
+// ExportRange writes bytes [from, from+n) of the file Export would write: the file is made from
+// its start, what comes before from is dropped, and it stops once the n bytes are out.
+func ExportRange(ctx context.Context, w io.Writer, req Request, plan Plan, open Opener, from, n int64) error {
+	rw := &rangeWriter{w: w, skip: from, left: n}
+	_, err := export(ctx, rw, req, plan, open, false)
+	if errors.Is(err, errRangeDone) {
+		return nil
+	}
+	return err
+}
+
+var errRangeDone = errors.New("range written")
+
+// rangeWriter passes on one byte range of what is written to it.
+type rangeWriter struct {
+	w          io.Writer
+	skip, left int64
+}
+
+func (r *rangeWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	if r.skip >= int64(len(p)) {
+		r.skip -= int64(len(p))
+		return n, nil
+	}
+	p = p[r.skip:]
+	r.skip = 0
+	if int64(len(p)) > r.left {
+		p = p[:r.left]
+	}
+	if _, err := r.w.Write(p); err != nil {
+		return 0, err
+	}
+	r.left -= int64(len(p))
+	if r.left == 0 {
+		return n, errRangeDone
+	}
+	return n, nil
+}
+
+func (r *rangeWriter) Flush() {
+	if f, ok := r.w.(interface{ Flush() }); ok {
+		f.Flush()
+	}
+}
+
+func export(ctx context.Context, w io.Writer, req Request, plan Plan, open Opener, sizesOnly bool) (Result, error) {
 	if plan.Origin.IsZero() {
-		if err := plan.Locate(ctx, req.Start, open); err != nil {
+		if err := plan.Locate(ctx, req, open); err != nil {
 			return Result{}, err
 		}
 	}
 	origin := plan.Origin
 	out := &countingWriter{w: w}
-	ex := &exporter{req: req, origin: origin, out: out}
+	ex := &exporter{req: req, origin: origin, out: out, duration: plan.Duration, sizesOnly: sizesOnly}
 	defer ex.close()
 	var prevEnd time.Time
 	for _, s := range plan.Segments {
 		if ctx.Err() != nil {
 			return Result{}, ctx.Err()
 		}
-		if req.SkipGaps && !prevEnd.IsZero() && s.Start.After(prevEnd.Add(Joint)) {
+		if req.SkipGaps && !prevEnd.IsZero() && s.Start.After(prevEnd.Add(Joint)) && s.Start.After(origin) {
 			ex.skipped += s.Start.Sub(prevEnd)
 		}
 		if err := ex.segment(ctx, s, open); err != nil {
@@ -137,14 +225,13 @@ func Export(ctx context.Context, w io.Writer, req Request, plan Plan, open Opene
 			prevEnd = s.End
 		}
 	}
-	end := req.End
-	if prevEnd.Before(end) {
-		end = prevEnd
-	}
 	if ex.w == nil {
 		return Result{}, fmt.Errorf("%w: the segments hold no frames in the range", ErrNoData)
 	}
-	if err := ex.w.CloseAt(end.Sub(origin) - ex.skipped); err != nil {
+	if err := ex.w.CloseAt(plan.Duration); err != nil {
+		if errors.Is(err, errRangeDone) {
+			return Result{}, err
+		}
 		return Result{}, fmt.Errorf("finish the file: %w", err)
 	}
 	out.flush()
@@ -214,15 +301,17 @@ func maxTime(a, b time.Time) time.Time {
 
 // exporter writes the samples of consecutive segments into one fMP4 writer.
 type exporter struct {
-	req     Request
-	origin  time.Time
-	out     *countingWriter
-	w       *fmp4.Writer
-	kinds   []media.Kind // the output's tracks
-	skipped time.Duration
-	started bool            // video has reached its first keyframe
-	last    []time.Duration // per output track, the time of the last sample written
-	written []bool
+	req       Request
+	origin    time.Time
+	duration  time.Duration
+	out       *countingWriter
+	sizesOnly bool
+	w         *fmp4.Writer
+	kinds     []media.Kind // the output's tracks
+	skipped   time.Duration
+	started   bool            // video has reached its first keyframe
+	last      []time.Duration // per output track, the time of the last sample written
+	written   []bool
 }
 
 func (ex *exporter) segment(ctx context.Context, seg Segment, open Opener) error {
@@ -235,8 +324,9 @@ func (ex *exporter) segment(ctx context.Context, seg Segment, open Opener) error
 	if err != nil {
 		return fmt.Errorf("segment %s: %w", seg.ID, err)
 	}
+	r.sizesOnly = ex.sizesOnly
 	if ex.w == nil {
-		w, err := fmp4.New(nonSeeking{ex.out}, r.tracks, segment.Options{})
+		w, err := fmp4.New(nonSeeking{ex.out}, r.tracks, segment.Options{Duration: ex.duration})
 		if err != nil {
 			return fmt.Errorf("start the file: %w", err)
 		}
@@ -297,6 +387,9 @@ func (ex *exporter) segment(ctx context.Context, seg Segment, open Opener) error
 		ex.last[t], ex.written[t] = pts, true
 		before := ex.out.n
 		if err := ex.w.WriteSample(segment.Sample{Track: t, PTS: pts, Key: s.key, Data: s.data}); err != nil {
+			if errors.Is(err, errRangeDone) {
+				return err
+			}
 			return fmt.Errorf("write the file: %w", err)
 		}
 		if ex.out.n != before {

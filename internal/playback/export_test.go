@@ -120,3 +120,24 @@ func TestPrepareRefuses(t *testing.T) {
 	require.ErrorIs(t, err, ErrMixed)
 	require.Contains(t, err.Error(), base.Add(4*time.Second).Format(time.RFC3339Nano), "the split time")
 }
+
+// Measure knows the size of the file without reading the media, and any byte range of it is
+// the same bytes as the whole file's.
+func TestMeasureAndRanges(t *testing.T) {
+	segs, open := recordSegments(t, 0, 4*time.Second, 13*time.Second)
+	req := Request{Segments: segs, Start: base.Add(time.Second), End: base.Add(16 * time.Second)}
+	plan, err := Prepare(req)
+	require.NoError(t, err)
+	require.NoError(t, plan.Locate(context.Background(), req, open))
+	var whole bytes.Buffer
+	_, err = Export(context.Background(), &whole, req, plan, open)
+	require.NoError(t, err)
+	size, err := Measure(context.Background(), req, plan, open)
+	require.NoError(t, err)
+	require.Equal(t, int64(whole.Len()), size)
+	for _, r := range [][2]int64{{0, 1}, {0, size}, {100, 5000}, {size / 2, size - size/2}, {size - 7, 7}, {3000, 1}} {
+		var part bytes.Buffer
+		require.NoError(t, ExportRange(context.Background(), &part, req, plan, open, r[0], r[1]))
+		require.Equal(t, whole.Bytes()[r[0]:r[0]+r[1]], part.Bytes(), "bytes %d+%d", r[0], r[1])
+	}
+}

@@ -33,6 +33,10 @@ type mp4Reader struct {
 	buf    []byte
 	queue  []sample
 	done   bool
+	// sizesOnly skips the media data (seeking over it) and gives samples of zeros of their
+	// size: enough to lay out an export without reading what it would copy.
+	sizesOnly bool
+	zeros     []byte
 }
 
 const maxBox = 256 << 20 // a fragment of vigil's is about a second of media
@@ -63,6 +67,31 @@ func newMP4Reader(r io.Reader) (*mp4Reader, error) {
 		m.scales = append(m.scales, it.TimeScale)
 	}
 	return m, nil
+}
+
+// skipMdat seeks over the mdat that follows a moof, and puts in its place one of zeros.
+func (m *mp4Reader) skipMdat() error {
+	seeker, ok := m.r.(io.Seeker)
+	if !ok {
+		return errors.New("measuring an export needs seekable segments")
+	}
+	var h [8]byte
+	if _, err := io.ReadFull(m.r, h[:]); err != nil {
+		return fmt.Errorf("mdat: %w", err)
+	}
+	size := int64(binary.BigEndian.Uint32(h[:4]))
+	if string(h[4:8]) != "mdat" || size < 8 || size > maxBox {
+		return fmt.Errorf("a moof followed by %q of %d bytes", h[4:8], size)
+	}
+	if _, err := seeker.Seek(size-8, io.SeekCurrent); err != nil {
+		return fmt.Errorf("skip mdat: %w", err)
+	}
+	if int64(len(m.zeros)) < size-8 {
+		m.zeros = make([]byte, size-8)
+	}
+	m.buf = append(m.buf, h[:]...)
+	m.buf = append(m.buf, m.zeros[:size-8]...)
+	return nil
 }
 
 // box reads the next top-level box whole.
@@ -122,6 +151,12 @@ func (m *mp4Reader) fragment() error {
 			continue // styp, sidx, free…
 		}
 		m.buf = append(m.buf, box...)
+		if typ == "moof" && m.sizesOnly {
+			if err := m.skipMdat(); err != nil {
+				return err
+			}
+			break
+		}
 		if typ == "mdat" {
 			break
 		}

@@ -21,6 +21,9 @@ type Segment struct {
 	Container  string // "mp4" or "webm"
 	VideoCodec string
 	AudioCodec string
+	// Remote is true when the bytes are not on the local disk (offloaded to S3): reading them
+	// costs a request per read.
+	Remote bool
 }
 
 // Opener opens a segment's bytes.

@@ -68,6 +68,10 @@ type Options struct {
 	// shared by every writer keeps a few such buffers in use instead of one per recording (about
 	// 1 s of media each). Nil: each writer keeps its own.
 	Buffers *BufferPool
+	// Duration, when known before the file is written (an export of a time range), goes into
+	// the header at once, so a player knows the file's length before it has its end; the writer
+	// then never seeks back. 0: unknown, the writer patches it at Close where it does.
+	Duration time.Duration
 }
 
 // BufferPool lends byte buffers; safe for concurrent use. The zero value is ready.

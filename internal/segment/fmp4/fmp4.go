@@ -69,7 +69,14 @@ func New(w io.WriteSeeker, tracks []segment.Track, opts segment.Options) (*Write
 	if err := init.Marshal(&buf); err != nil {
 		return nil, fmt.Errorf("marshal init segment: %w", err)
 	}
-	if err := fw.write(buf.Bytes()); err != nil {
+	head := buf.Bytes()
+	if opts.Duration > 0 {
+		var err error
+		if head, err = withDuration(head, opts.Duration); err != nil {
+			return nil, err
+		}
+	}
+	if err := fw.write(head); err != nil {
 		return nil, err
 	}
 	return fw, nil

@@ -1,9 +1,14 @@
 package fmp4_test
 
 import (
+	"bytes"
+	"encoding/binary"
 	"io"
 	"math"
 	"testing"
+	"time"
+
+	mcfmp4 "github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 
 	"github.com/stretchr/testify/require"
 
@@ -92,4 +97,32 @@ func TestWriterCopiesSamples(t *testing.T) { testutil.CheckCopiesSamples(t, newW
 // Writers that borrow their fragment buffer from a shared pool write the same files.
 func TestWriterWithSharedBuffers(t *testing.T) {
 	testutil.CheckSharedBuffers(t, newWriter, writerCases(t))
+}
+
+// A duration known in advance is in the header (mvhd, and mehd for the fragments), and the
+// writer never seeks back.
+func TestDurationInHeader(t *testing.T) {
+	testutil.NeedFFmpeg(t)
+	tc := testutil.ClipCases(t, "h264")[0]
+	f := testutil.NewSnapshotFile(t, "known.mp4")
+	w, err := fmp4.New(f, tc.Tracks, segment.Options{Duration: 3500 * time.Millisecond})
+	require.NoError(t, err)
+	head := append([]byte(nil), f.Last()...)
+	require.Equal(t, []string{"ftyp", "moov"}, testutil.RequireFMP4Boxes(t, head))
+	var init mcfmp4.Init
+	require.NoError(t, init.Unmarshal(bytes.NewReader(head)), "the header still parses")
+	mvhd := bytes.Index(head, []byte("mvhd")) - 4
+	require.Equal(t, uint32(3500), binary.BigEndian.Uint32(head[mvhd+24:]), "mvhd duration in ms")
+	mehd := bytes.Index(head, []byte("mehd")) - 4
+	require.Positive(t, mehd)
+	require.Equal(t, uint32(3500), binary.BigEndian.Uint32(head[mehd+12:]), "mehd duration in ms")
+	for _, s := range tc.Samples {
+		if s.PTS < 3500*time.Millisecond {
+			require.NoError(t, w.WriteSample(s))
+		}
+	}
+	require.NoError(t, w.CloseAt(3500*time.Millisecond))
+	require.InDelta(t, 3.5, testutil.FFprobe(t, f.Name()).Duration, 0.05)
+	testutil.FFmpegDecode(t, f.Name())
+	require.Zero(t, f.Overwrites, "never seeks back")
 }
