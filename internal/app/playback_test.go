@@ -18,6 +18,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/vigilrec/vigil/internal/catalog"
 	"github.com/vigilrec/vigil/internal/config"
 	"github.com/vigilrec/vigil/internal/media"
 	"github.com/vigilrec/vigil/internal/testutil"
@@ -232,4 +233,62 @@ func TestPlayback(t *testing.T) {
 			require.Equal(t, http.StatusOK, resp.StatusCode, u)
 		}
 	})
+}
+
+// framemd5 is ffmpeg's hash of every decoded frame of path, without its header lines.
+func framemd5(t *testing.T, path string) string {
+	t.Helper()
+	requireFFmpeg(t)
+	out, err := exec.Command("ffmpeg", "-v", "error", "-i", path, "-f", "framemd5", "-").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	var keep []string
+	for line := range strings.Lines(string(out)) {
+		if !strings.HasPrefix(line, "#") {
+			keep = append(keep, line)
+		}
+	}
+	require.NotEmpty(t, keep)
+	return strings.Join(keep, "")
+}
+
+// A range whose segments are all offloaded to S3 (their local copies deleted) is read from the
+// bucket and gives the same decoded frames as when they were on disk.
+func TestPlaybackFromS3(t *testing.T) {
+	s3 := testutil.StartS3(t)
+	s := startServer(t, func(c *config.Config) {
+		withS3(s3, false)(c)
+		c.Record.Rotation = "2s"
+	})
+	const cam = "s3-cam"
+	s.publish(cam, media.H264)
+	s.waitFor("8 s recorded", 60*time.Second, func() bool {
+		_, body, _ := s.request(http.MethodGet, "/api/v1/streams/"+cam+"/recording", "", "")
+		return strings.Contains(body, `"duration"`) && recordedSeconds(t, body) >= 8
+	})
+	status, body, _ := s.request(http.MethodDelete, "/api/v1/streams/"+cam+"/recording", "", "")
+	require.Equal(t, http.StatusOK, status, body)
+	s.waitFor("every segment uploaded", 60*time.Second, func() bool { return allUploaded(s.uploads()) })
+
+	status, body, _ = s.request(http.MethodGet, "/api/v1/playback/list?stream="+cam, "", "")
+	require.Equal(t, http.StatusOK, status, body)
+	var list playbackList
+	require.NoError(t, json.Unmarshal([]byte(body), &list))
+	require.Len(t, list.Spans, 1, body)
+	query := url.Values{"stream": {cam}, "start": {list.Spans[0].Start.Add(1500 * time.Millisecond).Format(time.RFC3339Nano)},
+		"duration": {"5s"}}
+	status, local, h := s.export(t, query)
+	require.Equal(t, http.StatusOK, status, local)
+	require.Equal(t, "bytes", h.Get("Accept-Ranges"))
+
+	// Offload every segment as the uploader does with delete_local_after_upload.
+	for _, seg := range s.uploads() {
+		require.NoError(t, os.Remove(filepath.Join(s.app.store.Dir(), seg.Path)))
+		_, err := s.app.cat.Update(seg.ID, func(c *catalog.Segment) { c.Offloaded = true })
+		require.NoError(t, err)
+	}
+	status, remote, h := s.export(t, query)
+	require.Equal(t, http.StatusOK, status, remote)
+	require.Equal(t, "none", h.Get("Accept-Ranges"), "streamed, its size unknown")
+	require.Empty(t, decodeErrors(t, remote))
+	require.Equal(t, framemd5(t, local), framemd5(t, remote), "the same frames from disk and from S3")
 }
