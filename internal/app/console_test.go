@@ -392,6 +392,28 @@ func TestConsole(t *testing.T) {
 	require.LessOrEqual(t, played.Duration, 7.0, "the recording's duration in the page")
 	console.screenshot(shots, "recordings")
 
+	// A range of the stream through GET /api/v1/playback, from the same page.
+	from, to := seg.Start.Add(time.Second), seg.Start.Add(4*time.Second)
+	require.NoError(t, console.eval(fmt.Sprintf(`(() => {
+		const local = (ms) => { const d = new Date(ms); const p = (n) => String(n).padStart(2, "0");
+			return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + "T" + p(d.getHours()) + ":" + p(d.getMinutes()) + ":" + p(d.getSeconds()); };
+		document.getElementById("range-stream").value = %q;
+		document.getElementById("range-from").value = local(%d);
+		document.getElementById("range-to").value = local(%d);
+	})()`, cam, from.UnixMilli(), to.UnixMilli()), nil))
+	console.click("#range-play")
+	a.waitFor("the range to play in the page", 30*time.Second, func() bool {
+		return console.holds(`document.getElementById("rec-video").src.includes("/api/v1/playback?") && document.getElementById("rec-video").readyState >= 3`)
+	})
+	require.NoError(t, console.eval(`(() => { const v = document.getElementById("rec-video");
+		return {duration: v.duration, errors: window.recErrors, error: v.error && v.error.message}; })()`, &played))
+	t.Logf("range %s–%s plays for %.3f s", from.Format("15:04:05"), to.Format("15:04:05"), played.Duration)
+	require.Nil(t, played.Error)
+	// Whole seconds in the form; the file starts at the keyframe at or before its start.
+	require.GreaterOrEqual(t, played.Duration, 2.0)
+	require.LessOrEqual(t, played.Duration, 5.5)
+	require.False(t, console.holds(`document.getElementById("range-download").hidden`))
+
 	var pageHash string
 	require.NoError(t, console.eval(fmt.Sprintf(`(async () => {
 		const a = document.querySelector(%q);
@@ -424,12 +446,20 @@ func TestConsole(t *testing.T) {
 	a.waitFor("three pulls playing", 30*time.Second, func() bool {
 		return console.holds(`document.querySelectorAll('#pulls-table tr[data-state="playing"]').length === 3`)
 	})
+	pullsPlaying, reported := time.Now(), false
 	console.screenshot(shots, "pull")
 	console.goTo("streams")
-	a.waitFor("Stream-1..3 playing in the list", 30*time.Second, func() bool {
+	bNode.waitFor("Stream-1..3 playing in the list", 30*time.Second, func() bool {
 		for i := 1; i <= 3; i++ {
 			sel := fmt.Sprintf(`tr[data-stream="Stream-%d"]`, i)
 			if !strings.Contains(console.text(sel+" .c-codec"), "vp8") || console.text(sel+" .c-bitrate") == "0 kb/s" {
+				if time.Since(pullsPlaying) > 20*time.Second && !reported {
+					reported = true
+					st, _ := a.stream(cam)
+					_, pulls, _ := bNode.request(http.MethodGet, "/api/v1/pulls", "", "")
+					t.Logf("row %d reads %q; at the source %s: plis %v keyframes %v subscribers %v; pulls %s", i,
+						console.text(sel), cam, st["plis"], st["video"].(map[string]any)["keyframes"], st["subscribers"], pulls)
+				}
 				return false
 			}
 		}

@@ -207,6 +207,40 @@ func TestRequestKeyframeRateLimit(t *testing.T) {
 	}
 }
 
+// A subscriber that joins just after another's keyframe request (merged into it by the rate
+// limit) and just after that keyframe, keeps asking while it waits: a browser publisher sends
+// keyframes only when asked.
+func TestWaitingSubscriberAsksAgain(t *testing.T) {
+	const interval = 500 * time.Millisecond
+	h, clk := newTestHub(t, Config{KeyframeInterval: interval})
+	s, src := newVideoStream(t, h)
+	defer s.Close()
+	first, err := s.Subscribe(SubscribeOptions{StartAtKeyframe: true})
+	require.NoError(t, err)
+	defer first.Close()
+	require.EqualValues(t, 1, src.keyframes.Load())
+	s.Write(videoPacket(1, true)) // the answer to the first request
+	late, err := s.Subscribe(SubscribeOptions{StartAtKeyframe: true})
+	require.NoError(t, err)
+	defer late.Close()
+	require.EqualValues(t, 1, src.keyframes.Load(), "merged into the first request")
+	seq := uint16(2)
+	for range 10 { // 200 ms of video without a keyframe: within the interval, no new request
+		clk.advance(20 * time.Millisecond)
+		s.Write(videoPacket(seq, false))
+		seq++
+	}
+	require.EqualValues(t, 1, src.keyframes.Load())
+	clk.advance(interval)
+	s.Write(videoPacket(seq, false))
+	require.EqualValues(t, 2, src.keyframes.Load(), "the waiting subscriber asked again")
+	clk.advance(interval)
+	s.Write(videoPacket(seq+1, true))
+	clk.advance(interval)
+	s.Write(videoPacket(seq+2, false))
+	require.EqualValues(t, 2, src.keyframes.Load(), "no more once it has its keyframe")
+}
+
 func TestStreamCloseDrainsThenErrClosed(t *testing.T) {
 	h, _ := newTestHub(t, Config{QueuePackets: 64})
 	s, _ := newVideoStream(t, h)

@@ -53,6 +53,10 @@ func (sub *Subscriber) push(p *media.Packet) {
 			sub.dropped.Add(1)
 			sub.stream.noteDrop(p)
 		}
+		// Still waiting: ask again (the stream sends at most one request per keyframe
+		// interval). The first request may have been merged into another subscriber's whose
+		// keyframe came before this one joined, and a browser sends keyframes only when asked.
+		askKey = true
 	case sub.n == len(sub.ring):
 		sub.dropped.Add(1)
 		sub.stream.noteDrop(p)

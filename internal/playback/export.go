@@ -11,6 +11,7 @@ import (
 	"github.com/vigilrec/vigil/internal/media"
 	"github.com/vigilrec/vigil/internal/segment"
 	"github.com/vigilrec/vigil/internal/segment/fmp4"
+	"github.com/vigilrec/vigil/internal/segment/webm"
 )
 
 // Request is a range of a stream to export as one file.
@@ -106,11 +107,13 @@ func Prepare(req Request) (Plan, error) {
 	if format == "" {
 		format = first.Container
 	}
-	if format != "mp4" {
-		return Plan{}, fmt.Errorf("%w: %q (exports are written as mp4; WebM recordings are not exported yet)", ErrFormat, format)
+	if format != "mp4" && format != "webm" {
+		return Plan{}, fmt.Errorf("%w: %q (mp4 or webm)", ErrFormat, format)
 	}
-	if first.Container != "mp4" {
-		return Plan{}, fmt.Errorf("%w: the range is recorded in %s, and only MP4 recordings are exported yet", ErrFormat, first.Container)
+	for _, c := range []string{first.VideoCodec, first.AudioCodec} {
+		if !holds(format, c) {
+			return Plan{}, fmt.Errorf("%w: %s cannot go in %s; ask for format=%s", ErrFormat, c, format, first.Container)
+		}
 	}
 	return Plan{Segments: segs, Format: format, Gaps: gaps}, nil
 }
@@ -127,6 +130,43 @@ func sortedByStart(segs []Segment) []Segment {
 		}
 	}
 	return out
+}
+
+// demuxer reads the samples of one segment back.
+type demuxer interface {
+	trackList() []segment.Track
+	next() (sample, error)
+	// seekBefore skips to a keyframe at or before t (from the segment's start) when the file
+	// has an index to find it with; it must be called before the first next.
+	seekBefore(t time.Duration) error
+}
+
+func openDemuxer(r io.Reader, container string, sizesOnly bool) (demuxer, error) {
+	switch container {
+	case "mp4":
+		m, err := newMP4Reader(r)
+		if err != nil {
+			return nil, err
+		}
+		m.sizesOnly = sizesOnly
+		return m, nil
+	case "webm":
+		return newWebMReader(r)
+	}
+	return nil, fmt.Errorf("%w: a %q segment", ErrFormat, container)
+}
+
+// holds says whether a container can carry a codec (as the catalog names them).
+func holds(format, codec string) bool {
+	switch codec {
+	case "":
+		return true
+	case "h264", "h265", "hevc":
+		return format == "mp4"
+	case "vp8":
+		return format == "webm"
+	}
+	return format == "mp4" || format == "webm" // vp9, av1, opus
 }
 
 // Result says what an export wrote.
@@ -208,7 +248,7 @@ func export(ctx context.Context, w io.Writer, req Request, plan Plan, open Opene
 	}
 	origin := plan.Origin
 	out := &countingWriter{w: w}
-	ex := &exporter{req: req, origin: origin, out: out, duration: plan.Duration, sizesOnly: sizesOnly}
+	ex := &exporter{req: req, origin: origin, out: out, duration: plan.Duration, sizesOnly: sizesOnly, format: plan.Format}
 	defer ex.close()
 	var prevEnd time.Time
 	for _, s := range plan.Segments {
@@ -252,12 +292,15 @@ func keyframeBefore(ctx context.Context, segs []Segment, start time.Time, open O
 		return time.Time{}, fmt.Errorf("open segment %s: %w", seg.ID, err)
 	}
 	defer rc.Close()
-	r, err := newMP4Reader(rc)
+	r, err := openDemuxer(rc, seg.Container, false)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("segment %s: %w", seg.ID, err)
 	}
+	if err := r.seekBefore(start.Sub(seg.Start)); err != nil {
+		return time.Time{}, fmt.Errorf("segment %s: %w", seg.ID, err)
+	}
 	video := -1
-	for i, t := range r.tracks {
+	for i, t := range r.trackList() {
 		if t.Kind == media.KindVideo {
 			video = i
 		}
@@ -274,16 +317,21 @@ func keyframeBefore(ctx context.Context, segs []Segment, start time.Time, open O
 		if err != nil {
 			return time.Time{}, fmt.Errorf("segment %s: %w", seg.ID, err)
 		}
-		if s.track != video || !s.key {
+		if s.track != video {
 			continue
 		}
 		at := seg.Start.Add(s.pts)
-		if at.After(start) && !found.IsZero() {
-			break
-		}
-		found = at
 		if at.After(start) {
-			break // the first keyframe of a segment that starts after start
+			if found.IsZero() && s.key {
+				found = at // the first keyframe of a segment that starts after start
+			}
+			if !found.IsZero() {
+				break
+			}
+			continue
+		}
+		if s.key {
+			found = at
 		}
 	}
 	if found.IsZero() {
@@ -306,7 +354,8 @@ type exporter struct {
 	duration  time.Duration
 	out       *countingWriter
 	sizesOnly bool
-	w         *fmp4.Writer
+	format    string
+	w         segment.Writer
 	kinds     []media.Kind // the output's tracks
 	skipped   time.Duration
 	started   bool            // video has reached its first keyframe
@@ -320,26 +369,37 @@ func (ex *exporter) segment(ctx context.Context, seg Segment, open Opener) error
 		return fmt.Errorf("open segment %s: %w", seg.ID, err)
 	}
 	defer rc.Close()
-	r, err := newMP4Reader(rc)
+	r, err := openDemuxer(rc, seg.Container, ex.sizesOnly)
 	if err != nil {
 		return fmt.Errorf("segment %s: %w", seg.ID, err)
 	}
-	r.sizesOnly = ex.sizesOnly
+	if seg.Start.Before(ex.origin) {
+		if err := r.seekBefore(ex.origin.Sub(seg.Start)); err != nil {
+			return fmt.Errorf("segment %s: %w", seg.ID, err)
+		}
+	}
+	tracks := r.trackList()
 	if ex.w == nil {
-		w, err := fmp4.New(nonSeeking{ex.out}, r.tracks, segment.Options{Duration: ex.duration})
+		opts := segment.Options{Duration: ex.duration}
+		var w segment.Writer
+		if ex.format == "webm" {
+			w, err = webm.New(nonSeeking{ex.out}, tracks, opts)
+		} else {
+			w, err = fmp4.New(nonSeeking{ex.out}, tracks, opts)
+		}
 		if err != nil {
 			return fmt.Errorf("start the file: %w", err)
 		}
 		ex.w = w
-		for _, t := range r.tracks {
+		for _, t := range tracks {
 			ex.kinds = append(ex.kinds, t.Kind)
 		}
-		ex.last, ex.written = make([]time.Duration, len(r.tracks)), make([]bool, len(r.tracks))
+		ex.last, ex.written = make([]time.Duration, len(tracks)), make([]bool, len(tracks))
 		ex.out.flush()
 	}
 	// The output track of each of this segment's tracks, by kind.
-	mapping := make([]int, len(r.tracks))
-	for i, t := range r.tracks {
+	mapping := make([]int, len(tracks))
+	for i, t := range tracks {
 		mapping[i] = -1
 		for j, k := range ex.kinds {
 			if k == t.Kind {

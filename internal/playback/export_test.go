@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +19,7 @@ import (
 	"github.com/vigilrec/vigil/internal/media"
 	"github.com/vigilrec/vigil/internal/segment"
 	"github.com/vigilrec/vigil/internal/segment/fmp4"
+	"github.com/vigilrec/vigil/internal/segment/webm"
 	"github.com/vigilrec/vigil/internal/testutil"
 )
 
@@ -24,14 +29,26 @@ var base = time.Date(2026, 12, 3, 14, 0, 0, 0, time.UTC)
 // lasts 4 s from its start. It returns the segments and an opener of their files.
 func recordSegments(t *testing.T, starts ...time.Duration) ([]Segment, Opener) {
 	t.Helper()
-	tc := testutil.ClipCases(t, "h264")[0]
+	return recordClip(t, "h264", starts...)
+}
+
+// recordClip is recordSegments of the clip of video ("h264" in MP4, "vp8" in WebM).
+func recordClip(t testing.TB, video string, starts ...time.Duration) ([]Segment, Opener) {
+	t.Helper()
+	tc := testutil.ClipCases(t, video)[0]
+	container := map[string]string{"h264": "mp4", "vp8": "webm"}[video]
 	dir := t.TempDir()
 	var segs []Segment
 	for i, at := range starts {
-		path := filepath.Join(dir, string(rune('a'+i))+".mp4")
+		path := filepath.Join(dir, string(rune('a'+i))+"."+container)
 		f, err := os.Create(path)
 		require.NoError(t, err)
-		w, err := fmp4.New(f, tc.Tracks, segment.Options{})
+		var w segment.Writer
+		if container == "webm" {
+			w, err = webm.New(f, tc.Tracks, segment.Options{})
+		} else {
+			w, err = fmp4.New(f, tc.Tracks, segment.Options{})
+		}
 		require.NoError(t, err)
 		for _, s := range tc.Samples {
 			require.NoError(t, w.WriteSample(s))
@@ -39,7 +56,7 @@ func recordSegments(t *testing.T, starts ...time.Duration) ([]Segment, Opener) {
 		require.NoError(t, w.CloseAt(4*time.Second))
 		require.NoError(t, f.Close())
 		segs = append(segs, Segment{ID: path, Start: base.Add(at), End: base.Add(at + w.Duration()),
-			Container: "mp4", VideoCodec: "h264", AudioCodec: "opus"})
+			Container: container, VideoCodec: video, AudioCodec: "opus"})
 	}
 	return segs, func(_ context.Context, id string) (io.ReadSeekCloser, error) { return os.Open(id) }
 }
@@ -58,53 +75,120 @@ func TestTimeline(t *testing.T) {
 	require.Len(t, gaps, 1)
 }
 
-// A range across three segments and a 5 s gap comes out as one MP4 that ffmpeg decodes, that
+// A range across three segments and a 5 s gap comes out as one file that ffmpeg decodes, that
 // starts at the keyframe at or before the range's start, keeps or closes the gap as asked, and
-// whose timestamps never go back.
+// whose timestamps never go back: MP4 and WebM, each also written as the other where the codecs
+// fit.
 func TestExportAcrossSegmentsAndAGap(t *testing.T) {
 	testutil.NeedFFmpeg(t)
-	segs, open := recordSegments(t, 0, 4*time.Second, 13*time.Second)
-	for _, skip := range []bool{false, true} {
-		req := Request{Segments: segs, Start: base.Add(2500 * time.Millisecond), End: base.Add(15 * time.Second), SkipGaps: skip}
-		plan, err := Prepare(req)
-		require.NoError(t, err)
-		require.Len(t, plan.Gaps, 1)
-		var out bytes.Buffer
-		res, err := Export(context.Background(), &out, req, plan, open)
-		require.NoError(t, err)
-		require.False(t, res.Start.After(req.Start), "the file starts at or before the range")
-		require.Less(t, req.Start.Sub(res.Start), 4*time.Second, "at the keyframe before it")
-		want := req.End.Sub(res.Start)
-		if skip {
-			want -= segs[2].Start.Sub(segs[1].End)
-		}
-		require.InDelta(t, want.Seconds(), res.Duration.Seconds(), 0.05, "skip %v", skip)
-		require.Equal(t, int64(out.Len()), res.Bytes)
-
-		path := filepath.Join(t.TempDir(), "export.mp4")
-		require.NoError(t, os.WriteFile(path, out.Bytes(), 0o644))
-		p := testutil.FFprobe(t, path)
-		require.InDelta(t, want.Seconds(), p.Duration, 0.1, "ffprobe's duration, skip %v", skip)
-		testutil.FFmpegDecode(t, path)
-
-		r, err := newMP4Reader(bytes.NewReader(out.Bytes()))
-		require.NoError(t, err)
-		last := map[int]time.Duration{}
-		first := true
-		for {
-			s, err := r.next()
-			if errors.Is(err, io.EOF) {
-				break
+	for _, tc := range []struct{ video, format string }{{"h264", "mp4"}, {"vp8", "webm"}} {
+		segs, open := recordClip(t, tc.video, 0, 4*time.Second, 13*time.Second)
+		for _, skip := range []bool{false, true} {
+			name := fmt.Sprintf("%s skip=%v", tc.video, skip)
+			req := Request{Segments: segs, Start: base.Add(2500 * time.Millisecond), End: base.Add(15 * time.Second), SkipGaps: skip}
+			plan, err := Prepare(req)
+			require.NoError(t, err, name)
+			require.Equal(t, tc.format, plan.Format)
+			require.Len(t, plan.Gaps, 1)
+			var out bytes.Buffer
+			res, err := Export(context.Background(), &out, req, plan, open)
+			require.NoError(t, err, name)
+			require.False(t, res.Start.After(req.Start), "the file starts at or before the range")
+			require.Less(t, req.Start.Sub(res.Start), 4*time.Second, "at the keyframe before it")
+			want := req.End.Sub(res.Start)
+			if skip {
+				want -= segs[2].Start.Sub(segs[1].End)
 			}
+			require.InDelta(t, want.Seconds(), res.Duration.Seconds(), 0.05, name)
+			require.Equal(t, int64(out.Len()), res.Bytes)
+
+			path := filepath.Join(t.TempDir(), "export."+tc.format)
+			require.NoError(t, os.WriteFile(path, out.Bytes(), 0o644))
+			p := testutil.FFprobe(t, path)
+			require.InDelta(t, want.Seconds(), p.Duration, 0.1, "ffprobe's duration, %s", name)
+			testutil.FFmpegDecode(t, path)
+
+			d, err := openDemuxer(bytes.NewReader(out.Bytes()), tc.format, false)
 			require.NoError(t, err)
-			if first && r.tracks[s.track].Kind == media.KindVideo {
-				require.True(t, s.key, "the first video frame is a keyframe")
-				first = false
+			last := map[int]time.Duration{}
+			first := true
+			for {
+				s, err := d.next()
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				require.NoError(t, err)
+				if first && d.trackList()[s.track].Kind == media.KindVideo {
+					require.True(t, s.key, "the first video frame is a keyframe")
+					first = false
+				}
+				require.GreaterOrEqual(t, s.pts, last[s.track], "timestamps of track %d go back", s.track)
+				last[s.track] = s.pts
 			}
-			require.GreaterOrEqual(t, s.pts, last[s.track], "timestamps of track %d go back", s.track)
-			last[s.track] = s.pts
 		}
 	}
+}
+
+// countingFile counts the bytes read from a file.
+type countingFile struct {
+	*os.File
+	read *int64
+}
+
+func (c countingFile) Read(p []byte) (int, error) {
+	n, err := c.File.Read(p)
+	*c.read += int64(n)
+	return n, err
+}
+
+// A minute of VP8 in WebM has its Cues: ffprobe reads the file, and an export from 45 s reads a
+// small part of it (the header, the index, the clusters it needs).
+func TestWebMCuesMakeSeekingCheap(t *testing.T) {
+	testutil.NeedFFmpeg(t)
+	tc := testutil.ClipCases(t, "vp8")[0]
+	path := filepath.Join(t.TempDir(), "minute.webm")
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	w, err := webm.New(f, tc.Tracks, segment.Options{})
+	require.NoError(t, err)
+	for loop := time.Duration(0); loop < time.Minute; loop += 4 * time.Second {
+		for _, s := range tc.Samples {
+			if s.PTS < 4*time.Second {
+				s.PTS += loop
+				require.NoError(t, w.WriteSample(s))
+			}
+		}
+	}
+	require.NoError(t, w.CloseAt(time.Minute))
+	require.NoError(t, f.Close())
+	out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", path).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.InDelta(t, 60.0, mustFloat(t, strings.TrimSpace(string(out))), 0.1)
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+
+	var read int64
+	open := func(_ context.Context, id string) (io.ReadSeekCloser, error) {
+		f, err := os.Open(id)
+		return countingFile{File: f, read: &read}, err
+	}
+	segs := []Segment{{ID: path, Start: base, End: base.Add(time.Minute), Container: "webm", VideoCodec: "vp8", AudioCodec: "opus"}}
+	req := Request{Segments: segs, Start: base.Add(45 * time.Second), End: base.Add(46 * time.Second)}
+	plan, err := Prepare(req)
+	require.NoError(t, err)
+	res, err := Export(context.Background(), io.Discard, req, plan, open)
+	require.NoError(t, err)
+	t.Logf("export of 45–46 s from the keyframe at %s read %d of %d bytes (%.1f %%)",
+		res.Start.Sub(base), read, fi.Size(), 100*float64(read)/float64(fi.Size()))
+	require.Less(t, float64(read), 0.10*float64(fi.Size()))
+	require.Equal(t, 44*time.Second, res.Start.Sub(base), "the clip's keyframe before 45 s")
+}
+
+func mustFloat(t *testing.T, s string) float64 {
+	t.Helper()
+	v, err := strconv.ParseFloat(s, 64)
+	require.NoError(t, err, s)
+	return v
 }
 
 func TestPrepareRefuses(t *testing.T) {

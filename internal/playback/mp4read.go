@@ -72,6 +72,11 @@ func newMP4Reader(r io.Reader) (*mp4Reader, error) {
 	return m, nil
 }
 
+func (m *mp4Reader) trackList() []segment.Track { return m.tracks }
+
+// seekBefore is a no-op: vigil's MP4 segments carry no index; they are read from the start.
+func (m *mp4Reader) seekBefore(time.Duration) error { return nil }
+
 // header reads a box header: its type, whole size and header length.
 func (m *mp4Reader) header() (string, uint64, int, []byte, error) {
 	var h [16]byte

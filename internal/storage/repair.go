@@ -13,6 +13,8 @@ import (
 	"time"
 
 	mcfmp4 "github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
+
+	"github.com/vigilrec/vigil/internal/segment/webm"
 )
 
 // Recovered is a segment found unfinished at start and made final.
@@ -70,13 +72,27 @@ func repair(part string) (Recovered, error) {
 	case ".webm":
 		var durPos int64
 		keep, dur, durPos = webmWholeLength(data)
-		if durPos > 0 {
-			patch = func(f *os.File) error {
-				var b [8]byte
-				binary.BigEndian.PutUint64(b[:], math.Float64bits(float64(dur)/float64(time.Millisecond)))
-				_, err := f.WriteAt(b[:], durPos)
-				return err
+		// What Close would have written: the Cues after the last whole cluster, the SeekHead in
+		// the room left for it, the duration.
+		cuesAt, points, seekHeadAt := webmCuePoints(data[:keep])
+		patch = func(f *os.File) error {
+			if len(points) > 0 && seekHeadAt > 0 {
+				cues := webm.AppendCues(nil, points)
+				if _, err := f.WriteAt(cues, keep); err != nil {
+					return err
+				}
+				if _, err := f.WriteAt(webm.SeekHead(cuesAt), seekHeadAt); err != nil {
+					return err
+				}
+				keep += int64(len(cues))
 			}
+			if durPos <= 0 {
+				return nil
+			}
+			var b [8]byte
+			binary.BigEndian.PutUint64(b[:], math.Float64bits(float64(dur)/float64(time.Millisecond)))
+			_, err := f.WriteAt(b[:], durPos)
+			return err
 		}
 	default:
 		return Recovered{}, fmt.Errorf("unknown container")
@@ -85,6 +101,7 @@ func repair(part string) (Recovered, error) {
 		// Not even a header: nothing playable to keep.
 		return Recovered{}, errors.Join(errors.New("no complete header"), os.Remove(part))
 	}
+	cut := int64(len(data)) - keep
 	f, err := OpenRegular(part, os.O_RDWR)
 	if err != nil {
 		return Recovered{}, err
@@ -105,7 +122,7 @@ func repair(part string) (Recovered, error) {
 	if err := os.Rename(part, final); err != nil {
 		return Recovered{}, err
 	}
-	return Recovered{Path: final, Bytes: keep, Duration: dur, Cut: int64(len(data)) - keep}, nil
+	return Recovered{Path: final, Bytes: keep, Duration: dur, Cut: cut}, nil
 }
 
 // mp4WholeLength is the length of the leading whole boxes, ending after the last complete
@@ -174,7 +191,68 @@ const (
 	idInfo     = 0x1549A966
 	idDuration = 0x4489
 	idTracks   = 0x1654AE6B
+	idCues     = 0x1C53BB6B
+	idSeekHead = 0x114D9B74
+	idVoid     = 0xEC
 )
+
+// webmCuePoints indexes the whole clusters of b as the writer does (each cluster's first
+// keyframe of track 1) and says where the Cues go (from the Segment's data start) and where the
+// room for the SeekHead is (0: none, a file of an older vigil).
+func webmCuePoints(b []byte) (cuesAt int64, points []webm.CuePoint, seekHeadAt int64) {
+	id, size, n := ebmlElement(b)
+	if id != idEBML || n == 0 || int64(n)+size > int64(len(b)) {
+		return 0, nil, 0
+	}
+	pos := int64(n) + size
+	id, _, n = ebmlElement(b[pos:])
+	if id != idSegment || n == 0 {
+		return 0, nil, 0
+	}
+	data := pos + int64(n)
+	if vid, vsize, vn := ebmlElement(b[data:]); vid == idVoid && int64(vn)+vsize == webm.ReservedHead {
+		seekHeadAt = data
+	}
+	for pos = data; pos < int64(len(b)); {
+		id, size, n := ebmlElement(b[pos:])
+		if n == 0 || size < 0 || pos+int64(n)+size > int64(len(b)) {
+			break
+		}
+		if id == idCluster {
+			if at, ok := clusterKeyframe(b[pos+int64(n) : pos+int64(n)+size]); ok {
+				points = append(points, webm.CuePoint{Time: at, Cluster: pos - data})
+			}
+		}
+		pos += int64(n) + size
+	}
+	return pos - data, points, seekHeadAt
+}
+
+// clusterKeyframe is the time of the cluster's first keyframe of track 1.
+func clusterKeyframe(body []byte) (time.Duration, bool) {
+	var base uint64
+	for p := 0; p < len(body); {
+		id, size, n := ebmlElement(body[p:])
+		if n == 0 || size < 0 || p+n+int(size) > len(body) {
+			break
+		}
+		el := body[p+n : p+n+int(size)]
+		switch id {
+		case idTimecode:
+			base = 0
+			for _, c := range el {
+				base = base<<8 | uint64(c)
+			}
+		case idSimple:
+			if track, tn := vint(el); tn > 0 && track == 1 && len(el) >= tn+3 && el[tn+2]&0x80 != 0 {
+				rel := int16(binary.BigEndian.Uint16(el[tn:]))
+				return time.Duration(int64(base)+int64(rel)) * time.Millisecond, true
+			}
+		}
+		p += n + int(size)
+	}
+	return 0, false
+}
 
 // webmWholeLength keeps the header and the complete Clusters, and returns the media duration and
 // the file offset of the Duration float to patch (0 when absent).
@@ -209,7 +287,7 @@ func webmWholeLength(b []byte) (keep int64, dur time.Duration, durPos int64) {
 		if id == idTracks {
 			sawTracks = true
 		}
-		if sawTracks && (id == idCluster || id == idInfo || id == idTracks) {
+		if sawTracks && (id == idCluster || id == idInfo || id == idTracks || id == idCues || id == idSeekHead || id == idVoid) {
 			keep = pos // without Tracks there is nothing a player can open
 		}
 	}

@@ -1,6 +1,6 @@
 // The console: one page, five views chosen by the URL's fragment (#streams, #publish, #pull,
 // #recordings, #storage). Each view polls what it shows while it is open.
-import { api, APIError, onOutcome, setToken, token, withToken, el, bytes, bitrate, duration, time } from "./api.js";
+import { api, APIError, authHeaders, onOutcome, setToken, token, withToken, el, bytes, bitrate, duration, time } from "./api.js";
 import { publish, play, Readout } from "./webrtc.js";
 
 const $ = (id) => document.getElementById(id);
@@ -485,6 +485,11 @@ const recordingsView = {
   },
 
   play(s) {
+    if (!$("range-stream").value) $("range-stream").value = s.stream;
+    if (!$("range-from").value) {
+      $("range-from").value = localInput(new Date(s.start));
+      $("range-to").value = localInput(new Date(s.end));
+    }
     const v = $("rec-video");
     $("rec-player").hidden = false;
     $("rec-player-title").textContent = s.stream + " — " + time(s.start) + " (" + duration(s.duration) + ")";
@@ -554,6 +559,47 @@ const recordingsView = {
 };
 
 $("rec-filter").addEventListener("submit", (ev) => { ev.preventDefault(); recordingsView.refresh(); });
+
+// A time range of one stream, whatever segments it spans, through GET /api/v1/playback.
+function localInput(d) {
+  const pad = (n) => String(n).padStart(2, "0");
+  return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + "T" +
+    pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
+}
+$("range-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const q = new URLSearchParams({
+    stream: $("range-stream").value.trim(),
+    start: new Date($("range-from").value).toISOString(),
+    end: new Date($("range-to").value).toISOString(),
+    gaps: $("range-gaps").value,
+  });
+  const url = "/api/v1/playback?" + q;
+  // Ask for the first byte only, so that a bad range shows the server's message rather than a
+  // <video> that says nothing.
+  const ctl = new AbortController();
+  const check = await fetch(url, { signal: ctl.signal, headers: { Range: "bytes=0-0", ...authHeaders() } }).catch((err) => err);
+  if (check instanceof Error || !check.ok) {
+    let msg = check instanceof Error ? check.message : check.status + " " + check.statusText;
+    if (!(check instanceof Error)) { try { msg = check.status + " " + (await check.json()).message; } catch (e) { /* not JSON */ } }
+    viewError("recordings", new Error("cannot play the range: " + msg));
+    return;
+  }
+  ctl.abort(); // the answer is good: the <video> fetches it itself
+  viewError("recordings", null);
+  const v = $("rec-video");
+  $("rec-player").hidden = false;
+  $("rec-player-title").textContent = q.get("stream") + " — " + time(q.get("start")) + " to " + time(q.get("end")) +
+    (q.get("gaps") === "skip" ? " (gaps skipped)" : "");
+  v.src = withToken(url);
+  v.dataset.segment = "";
+  v.play().catch(() => {});
+  const a = $("range-download");
+  a.href = withToken(url);
+  a.setAttribute("download", "");
+  a.hidden = false;
+});
+
 $("rec-state").addEventListener("change", () => recordingsView.refresh());
 
 // --- Storage --------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ package webm
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -32,6 +33,8 @@ type Writer struct {
 	opts        segment.Options
 	ntracks     int
 	durationPos int64 // file offset of the Duration float, -1 when absent
+	segmentData int64 // file offset of the Segment's data: the reserved Void, then Info
+	cues        []CuePoint
 	written     int64
 	closed      bool
 	blocks      []block
@@ -72,21 +75,35 @@ func New(w io.WriteSeeker, tracks []segment.Track, opts segment.Options) (*Write
 		}
 		h.Segment.Tracks.TrackEntry = append(h.Segment.Tracks.TrackEntry, e)
 	}
+	if opts.Duration > 0 {
+		// Known in advance (an export): written now, and the writer never seeks back.
+		h.Segment.Info.Duration = float64(opts.Duration) / float64(time.Millisecond)
+	}
 	var buf bytes.Buffer
 	if err := ebml.Marshal(&h, &buf); err != nil {
 		return nil, fmt.Errorf("marshal webm header: %w", err)
 	}
-	ww := &Writer{w: w, opts: opts.WithDefaults(), ntracks: len(tracks), durationPos: -1, lastDur: 20 * time.Millisecond}
+	head := buf.Bytes()
+	seg := bytes.Index(head, []byte{0x18, 0x53, 0x80, 0x67})
+	if seg < 0 {
+		return nil, errors.New("marshal webm header: no Segment")
+	}
+	_, n := vintLen(head[seg+4:])
+	dataAt := seg + 4 + n
+	// The Segment begins with room for the SeekHead that Close writes once the Cues exist.
+	head = slices.Concat(head[:dataAt], appendVoid(nil, ReservedHead), head[dataAt:])
+	ww := &Writer{w: w, opts: opts.WithDefaults(), ntracks: len(tracks), durationPos: -1, lastDur: 20 * time.Millisecond,
+		segmentData: int64(dataAt)}
 	if ww.opts.Buffers == nil {
 		ww.cluster = new([]byte)
 	}
 	var marker [11]byte
 	marker[0], marker[1], marker[2] = 0x44, 0x89, 0x88
 	binary.BigEndian.PutUint64(marker[3:], math.Float64bits(durationPlaceholder))
-	if i := bytes.Index(buf.Bytes(), marker[:]); i >= 0 {
+	if i := bytes.Index(head, marker[:]); i >= 0 {
 		ww.durationPos = int64(i + 3)
 	}
-	if err := ww.write(buf.Bytes()); err != nil {
+	if err := ww.write(head); err != nil {
 		return nil, err
 	}
 	return ww, nil
@@ -174,6 +191,13 @@ func (ww *Writer) flush() error {
 		out = ww.opts.Buffers.Get()
 		defer ww.opts.Buffers.Put(out)
 	}
+	// The index: the cluster's first keyframe of track 1 (every audio block is one).
+	for _, bl := range ww.blocks {
+		if bl.track == 0 && bl.key {
+			ww.cues = append(ww.cues, CuePoint{Time: bl.pts, Cluster: ww.written - ww.segmentData})
+			break
+		}
+	}
 	b, err := appendCluster((*out)[:0], base, ww.blocks)
 	ww.blocks = ww.blocks[:0]
 	ww.arena.Reset()
@@ -199,9 +223,37 @@ func (ww *Writer) CloseAt(end time.Duration) error {
 		return err
 	}
 	if ww.durationPos < 0 {
-		return nil
+		return nil // the duration was known from the start: nothing to seek back to
+	}
+	// The index at the end, then the header's pointer to it and the duration patched in place:
+	// a crash before this leaves a file without them, which the repair completes.
+	cuesAt := ww.written - ww.segmentData
+	if err := ww.write(AppendCues(nil, ww.cues)); err != nil {
+		return err
+	}
+	if _, err := ww.w.Seek(ww.segmentData, io.SeekStart); err != nil {
+		return fmt.Errorf("seek to the seek head: %w", err)
+	}
+	if _, err := ww.w.Write(SeekHead(cuesAt)); err != nil {
+		return fmt.Errorf("write the seek head: %w", err)
 	}
 	return PatchDuration(ww.w, ww.durationPos, ww.end, ww.written)
+}
+
+// vintLen reads an EBML size: its value and length.
+func vintLen(b []byte) (uint64, int) {
+	if len(b) == 0 || b[0] == 0 {
+		return 0, 1
+	}
+	n := 1
+	for b[0]&(0x80>>(n-1)) == 0 {
+		n++
+	}
+	v := uint64(b[0] & (0xff >> n))
+	for i := 1; i < n && i < len(b); i++ {
+		v = v<<8 | uint64(b[i])
+	}
+	return v, n
 }
 
 // PatchDuration overwrites the Duration float at pos with d and seeks back to end.
