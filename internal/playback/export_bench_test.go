@@ -68,6 +68,28 @@ func BenchmarkExportHourOf1080p(b *testing.B) {
 	_, err = Measure(context.Background(), req, plan, open)
 	require.NoError(b, err)
 	b.ReportMetric(float64(time.Since(start).Milliseconds()), "measure-ms")
+
+	// The worst first byte: a range that starts 10 s before the end of a 5-minute segment, whose
+	// keyframe is found by reading the segment up to there.
+	late := Request{Segments: segs, Start: base.Add(segLen - 10*time.Second), End: base.Add(time.Hour)}
+	plan, err = Prepare(late)
+	require.NoError(b, err)
+	start = time.Now()
+	require.NoError(b, plan.Locate(context.Background(), late, open))
+	first := &firstWrite{}
+	_, err = Export(context.Background(), first, late, plan, open)
+	require.NoError(b, err)
+	b.ReportMetric(float64(first.at.Sub(start).Microseconds())/1000, "first-byte-ms")
+}
+
+// firstWrite notes when the first byte was written.
+type firstWrite struct{ at time.Time }
+
+func (f *firstWrite) Write(p []byte) (int, error) {
+	if f.at.IsZero() {
+		f.at = time.Now()
+	}
+	return len(p), nil
 }
 
 func filepathFor(i int) string { return string(rune('a'+i)) + ".mp4" }
