@@ -16,14 +16,6 @@ import (
 	"github.com/vigilrec/vigil/internal/segment"
 )
 
-// sample is one access unit read back from a segment, timed from the segment's start.
-type sample struct {
-	track int
-	pts   time.Duration
-	key   bool
-	data  []byte
-}
-
 // mp4Reader reads vigil's fragmented MP4 segments back: the init segment, then one fragment
 // (moof + mdat, about a second of media) at a time, so memory stays at one fragment whatever
 // the file's length. Fragments are parsed here (tfhd, tfdt, trun) rather than through a box
@@ -33,9 +25,7 @@ type mp4Reader struct {
 	tracks []segment.Track
 	scales []uint32
 	buf    []byte
-	queue  []sample
-	next0  int // the next sample of queue
-	done   bool
+	sampleQueue
 	// sizesOnly skips the media data (seeking over it) and gives samples of zeros of their
 	// size: enough to lay out an export without reading what it would copy.
 	sizesOnly bool
@@ -125,23 +115,11 @@ func (m *mp4Reader) skip(n int64) error {
 
 // next returns the next sample in file order (fragment by fragment, track by track within one),
 // or io.EOF. Its data is valid until the next call after the fragment's last sample.
-func (m *mp4Reader) next() (sample, error) {
-	for m.next0 >= len(m.queue) {
-		if m.done {
-			return sample{}, io.EOF
-		}
-		if err := m.fragment(); err != nil {
-			return sample{}, err
-		}
-	}
-	s := m.queue[m.next0]
-	m.next0++
-	return s, nil
-}
+func (m *mp4Reader) next() (sample, error) { return m.pop(m.fragment) }
 
 // fragment reads the next moof and its mdat into the queue.
 func (m *mp4Reader) fragment() error {
-	m.queue, m.next0 = m.queue[:0], 0
+	m.reset()
 	var typ string
 	var err error
 	for {
@@ -294,7 +272,7 @@ func (m *mp4Reader) parseMoof(moof []byte, mdatAt, payload int) error {
 					} else {
 						data = m.buf[mdatAt+offset : mdatAt+offset+int(size)]
 					}
-					m.queue = append(m.queue, sample{track: track, key: sflags&sampleNonSync == 0, data: data,
+					m.samples = append(m.samples, sample{track: track, key: sflags&sampleNonSync == 0, data: data,
 						pts: ticksToDuration(int64(ticks)+int64(cto), int64(m.scales[track]))})
 					ticks += uint64(dur)
 					offset += int(size)

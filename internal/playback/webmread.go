@@ -2,7 +2,6 @@ package playback
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -14,19 +13,18 @@ import (
 
 	"github.com/vigilrec/vigil/internal/media"
 	"github.com/vigilrec/vigil/internal/segment"
+	"github.com/vigilrec/vigil/internal/segment/webm"
 )
 
 // Element IDs (https://www.matroska.org/technical/elements.html).
 const (
-	idEBML        = 0x1A45DFA3
-	idSegment     = 0x18538067
-	idSeekHead    = 0x114D9B74
-	idInfo        = 0x1549A966
-	idTracks      = 0x1654AE6B
-	idCluster     = 0x1F43B675
-	idCues        = 0x1C53BB6B
-	idTimecode    = 0xE7
-	idSimpleBlock = 0xA3
+	idEBML     = 0x1A45DFA3
+	idSegment  = 0x18538067
+	idSeekHead = 0x114D9B74
+	idInfo     = 0x1549A966
+	idTracks   = 0x1654AE6B
+	idCluster  = 0x1F43B675
+	idCues     = 0x1C53BB6B
 )
 
 // webmReader reads vigil's WebM segments back, a cluster (about a second) at a time. The
@@ -46,9 +44,7 @@ type webmReader struct {
 	pendingSize int64
 	firstAt     int64 // offset of the first Cluster
 	buf         []byte
-	queue       []sample
-	next0       int
-	done        bool
+	sampleQueue
 }
 
 func newWebMReader(r io.Reader) (*webmReader, error) {
@@ -296,23 +292,11 @@ func (w *webmReader) resume() error { return w.seekAbs(w.firstAt) }
 
 func (w *webmReader) trackList() []segment.Track { return w.tracks }
 
-func (w *webmReader) next() (sample, error) {
-	for w.next0 >= len(w.queue) {
-		if w.done {
-			return sample{}, io.EOF
-		}
-		if err := w.cluster(); err != nil {
-			return sample{}, err
-		}
-	}
-	s := w.queue[w.next0]
-	w.next0++
-	return s, nil
-}
+func (w *webmReader) next() (sample, error) { return w.pop(w.cluster) }
 
 // cluster reads the next Cluster into the queue.
 func (w *webmReader) cluster() error {
-	w.queue, w.next0 = w.queue[:0], 0
+	w.reset()
 	size := w.pendingSize
 	if !w.pending {
 		for {
@@ -344,78 +328,14 @@ func (w *webmReader) cluster() error {
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
-	var base int64
-	for p := 0; p < len(body); {
-		id, n, hl := elementIn(body[p:])
-		if hl == 0 || n < 0 || p+hl+int(n) > len(body) {
-			return fmt.Errorf("%w: a torn cluster", errBadWebM)
+	err = webm.ClusterBlocks(body, func(number uint64, at int64, key bool, frame []byte) bool {
+		if track, ok := w.numbers[number]; ok {
+			w.samples = append(w.samples, sample{track: track, key: key, data: frame, pts: time.Duration(at) * w.scale})
 		}
-		el := body[p+hl : p+hl+int(n)]
-		switch id {
-		case idTimecode:
-			base = 0
-			for _, c := range el {
-				base = base<<8 | int64(c)
-			}
-		case idSimpleBlock:
-			num, tn := vintIn(el)
-			if tn == 0 || len(el) < tn+3 {
-				return fmt.Errorf("%w: a short block", errBadWebM)
-			}
-			track, ok := w.numbers[num]
-			if !ok {
-				break
-			}
-			rel := int64(int16(binary.BigEndian.Uint16(el[tn:])))
-			w.queue = append(w.queue, sample{track: track, key: el[tn+2]&0x80 != 0, data: el[tn+3:],
-				pts: time.Duration(base+rel) * w.scale})
-		}
-		p += hl + int(n)
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %w", errBadWebM, err)
 	}
 	return nil
-}
-
-// elementIn reads an element header from b: ID, size (-1 unknown), header length (0: short).
-func elementIn(b []byte) (uint32, int64, int) {
-	if len(b) == 0 {
-		return 0, 0, 0
-	}
-	idLen := 1
-	for idLen <= 4 && b[0]&(0x80>>(idLen-1)) == 0 {
-		idLen++
-	}
-	if idLen > 4 || len(b) < idLen {
-		return 0, 0, 0
-	}
-	var id uint32
-	for _, c := range b[:idLen] {
-		id = id<<8 | uint32(c)
-	}
-	v, n := vintIn(b[idLen:])
-	if n == 0 {
-		return 0, 0, 0
-	}
-	if v == 1<<(7*n)-1 {
-		return id, -1, idLen + n
-	}
-	return id, int64(v), idLen + n
-}
-
-// vintIn reads an EBML variable-length integer without its marker.
-func vintIn(b []byte) (uint64, int) {
-	if len(b) == 0 {
-		return 0, 0
-	}
-	n := 1
-	for n <= 8 && b[0]&(0x80>>(n-1)) == 0 {
-		n++
-	}
-	if n > 8 || len(b) < n {
-		return 0, 0
-	}
-	v := uint64(b[0] & (0xff >> n))
-	for _, c := range b[1:n] {
-		v = v<<8 | uint64(c)
-	}
-	return v, n
 }

@@ -200,21 +200,21 @@ const (
 // keyframe of track 1) and says where the Cues go (from the Segment's data start) and where the
 // room for the SeekHead is (0: none, a file of an older vigil).
 func webmCuePoints(b []byte) (cuesAt int64, points []webm.CuePoint, seekHeadAt int64) {
-	id, size, n := ebmlElement(b)
+	id, size, n := webm.Element(b)
 	if id != idEBML || n == 0 || int64(n)+size > int64(len(b)) {
 		return 0, nil, 0
 	}
 	pos := int64(n) + size
-	id, _, n = ebmlElement(b[pos:])
+	id, _, n = webm.Element(b[pos:])
 	if id != idSegment || n == 0 {
 		return 0, nil, 0
 	}
 	data := pos + int64(n)
-	if vid, vsize, vn := ebmlElement(b[data:]); vid == idVoid && int64(vn)+vsize == webm.ReservedHead {
+	if vid, vsize, vn := webm.Element(b[data:]); vid == idVoid && int64(vn)+vsize == webm.ReservedHead {
 		seekHeadAt = data
 	}
 	for pos = data; pos < int64(len(b)); {
-		id, size, n := ebmlElement(b[pos:])
+		id, size, n := webm.Element(b[pos:])
 		if n == 0 || size < 0 || pos+int64(n)+size > int64(len(b)) {
 			break
 		}
@@ -230,39 +230,26 @@ func webmCuePoints(b []byte) (cuesAt int64, points []webm.CuePoint, seekHeadAt i
 
 // clusterKeyframe is the time of the cluster's first keyframe of track 1.
 func clusterKeyframe(body []byte) (time.Duration, bool) {
-	var base uint64
-	for p := 0; p < len(body); {
-		id, size, n := ebmlElement(body[p:])
-		if n == 0 || size < 0 || p+n+int(size) > len(body) {
-			break
+	var at time.Duration
+	found := false
+	_ = webm.ClusterBlocks(body, func(track uint64, t int64, key bool, _ []byte) bool {
+		if track == 1 && key {
+			at, found = time.Duration(t)*time.Millisecond, true
 		}
-		el := body[p+n : p+n+int(size)]
-		switch id {
-		case idTimecode:
-			base = 0
-			for _, c := range el {
-				base = base<<8 | uint64(c)
-			}
-		case idSimple:
-			if track, tn := vint(el); tn > 0 && track == 1 && len(el) >= tn+3 && el[tn+2]&0x80 != 0 {
-				rel := int16(binary.BigEndian.Uint16(el[tn:]))
-				return time.Duration(int64(base)+int64(rel)) * time.Millisecond, true
-			}
-		}
-		p += n + int(size)
-	}
-	return 0, false
+		return !found
+	})
+	return at, found
 }
 
 // webmWholeLength keeps the header and the complete Clusters, and returns the media duration and
 // the file offset of the Duration float to patch (0 when absent).
 func webmWholeLength(b []byte) (keep int64, dur time.Duration, durPos int64) {
-	id, size, n := ebmlElement(b)
+	id, size, n := webm.Element(b)
 	if id != idEBML || n == 0 || int64(n)+size > int64(len(b)) {
 		return 0, 0, 0
 	}
 	pos := int64(n) + size
-	id, _, n = ebmlElement(b[pos:])
+	id, _, n = webm.Element(b[pos:])
 	if id != idSegment || n == 0 {
 		return 0, 0, 0
 	}
@@ -270,7 +257,7 @@ func webmWholeLength(b []byte) (keep int64, dur time.Duration, durPos int64) {
 	var lastEnd time.Duration
 	sawTracks := false
 	for pos < int64(len(b)) {
-		id, size, n := ebmlElement(b[pos:])
+		id, size, n := webm.Element(b[pos:])
 		if n == 0 || size < 0 || pos+int64(n)+size > int64(len(b)) {
 			break
 		}
@@ -299,73 +286,12 @@ func webmWholeLength(b []byte) (keep int64, dur time.Duration, durPos int64) {
 
 // clusterEnd is the time of the last block in a cluster plus a nominal 20 ms frame.
 func clusterEnd(body []byte) time.Duration {
-	var base uint64
-	var maxRel int16
-	for p := 0; p < len(body); {
-		id, size, n := ebmlElement(body[p:])
-		if n == 0 || size < 0 || p+n+int(size) > len(body) {
-			break
-		}
-		el := body[p+n : p+n+int(size)]
-		switch id {
-		case idTimecode:
-			base = 0
-			for _, c := range el {
-				base = base<<8 | uint64(c)
-			}
-		case idSimple:
-			if _, tn := vint(el); tn > 0 && len(el) >= tn+2 {
-				maxRel = max(maxRel, int16(binary.BigEndian.Uint16(el[tn:])))
-			}
-		}
-		p += n + int(size)
-	}
-	return time.Duration(int64(base)+int64(maxRel))*time.Millisecond + 20*time.Millisecond
-}
-
-// ebmlElement reads an element header: its ID (with marker bits), data size (-1 when unknown)
-// and the header length; n is 0 when the header is incomplete.
-func ebmlElement(b []byte) (id uint32, size int64, n int) {
-	if len(b) == 0 {
-		return 0, 0, 0
-	}
-	idLen := 1
-	for idLen <= 4 && b[0]&(0x80>>(idLen-1)) == 0 {
-		idLen++
-	}
-	if idLen > 4 || len(b) < idLen {
-		return 0, 0, 0
-	}
-	for i := range idLen {
-		id = id<<8 | uint32(b[i])
-	}
-	v, vn := vint(b[idLen:])
-	if vn == 0 {
-		return 0, 0, 0
-	}
-	if v == (1<<(7*vn))-1 {
-		v = -1 // all ones: unknown size
-	}
-	return id, v, idLen + vn
-}
-
-// vint decodes an EBML variable-size integer without its length marker.
-func vint(b []byte) (int64, int) {
-	if len(b) == 0 {
-		return 0, 0
-	}
-	l := 1
-	for l <= 8 && b[0]&(0x80>>(l-1)) == 0 {
-		l++
-	}
-	if l > 8 || len(b) < l {
-		return 0, 0
-	}
-	v := int64(b[0] & (0xff >> l))
-	for i := 1; i < l; i++ {
-		v = v<<8 | int64(b[i])
-	}
-	return v, l
+	var last int64
+	_ = webm.ClusterBlocks(body, func(_ uint64, t int64, _ bool, _ []byte) bool {
+		last = max(last, t)
+		return true
+	})
+	return time.Duration(last)*time.Millisecond + 20*time.Millisecond
 }
 
 // Duration reads the media duration of a finished file (0 when it cannot tell).

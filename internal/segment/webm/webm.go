@@ -88,8 +88,8 @@ func New(w io.WriteSeeker, tracks []segment.Track, opts segment.Options) (*Write
 	if seg < 0 {
 		return nil, errors.New("marshal webm header: no Segment")
 	}
-	_, n := vintLen(head[seg+4:])
-	dataAt := seg + 4 + n
+	_, _, n := Element(head[seg:])
+	dataAt := seg + n
 	// The Segment begins with room for the SeekHead that Close writes once the Cues exist.
 	head = slices.Concat(head[:dataAt], appendVoid(nil, ReservedHead), head[dataAt:])
 	ww := &Writer{w: w, opts: opts.WithDefaults(), ntracks: len(tracks), durationPos: -1, lastDur: 20 * time.Millisecond,
@@ -238,22 +238,6 @@ func (ww *Writer) CloseAt(end time.Duration) error {
 		return fmt.Errorf("write the seek head: %w", err)
 	}
 	return PatchDuration(ww.w, ww.durationPos, ww.end, ww.written)
-}
-
-// vintLen reads an EBML size: its value and length.
-func vintLen(b []byte) (uint64, int) {
-	if len(b) == 0 || b[0] == 0 {
-		return 0, 1
-	}
-	n := 1
-	for b[0]&(0x80>>(n-1)) == 0 {
-		n++
-	}
-	v := uint64(b[0] & (0xff >> n))
-	for i := 1; i < n && i < len(b); i++ {
-		v = v<<8 | uint64(b[i])
-	}
-	return v, n
 }
 
 // PatchDuration overwrites the Duration float at pos with d and seeks back to end.
