@@ -48,13 +48,14 @@ func (s *testServer) export(t *testing.T, query url.Values) (int, string, http.H
 	return resp.StatusCode, path, resp.Header
 }
 
-// Acceptance of playback: a stream recorded with 5 s rotation, then a 5 s absence, then again:
-// the list shows the gap; a 12 s range from the middle of a segment is one clean file of 12 s and
-// one GOP at most, A/V together; a range across the gap keeps it or closes it; bad ranges are
-// refused with a message; the curl examples of docs/playback.md work.
+// Acceptance of playback: a stream recorded with 5 s rotation for 30 s in all (22 s, a 5 s
+// absence, 8 s): the list shows the gap; a 12 s range from the middle of a segment is one clean
+// file of 12 s and one GOP at most, A/V together; a range across the gap keeps it or closes it;
+// Chromium knows its length and seeks in it; bad ranges are refused with a message; the curl
+// examples of docs/playback.md work.
 func TestPlayback(t *testing.T) {
 	if testing.Short() {
-		t.Skip("records for 25 s")
+		t.Skip("records for 30 s")
 	}
 	s := startServer(t, func(c *config.Config) { c.Playback.MaxRange = config.Duration(time.Hour) })
 	const cam = "pb-cam"
@@ -74,7 +75,7 @@ func TestPlayback(t *testing.T) {
 		require.NoError(t, pub.Close(ctx))
 		s.waitFor(cam+" gone", 15*time.Second, func() bool { _, ok := s.stream(cam); return !ok })
 	}
-	record(16)
+	record(22)
 	left := time.Now()
 	for time.Since(left) < 5*time.Second {
 		time.Sleep(100 * time.Millisecond) // the absence is what is being recorded
