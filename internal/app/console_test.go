@@ -300,25 +300,22 @@ func TestConsole(t *testing.T) {
 	require.True(t, console.holds(`document.querySelector('tr[data-stream="lossy-cam"]').classList.contains("degraded")`))
 	require.NotContains(t, console.text(rowSel+" .c-health"), "degraded", "the healthy stream is flagged")
 
-	// b. Record from the console for 5 s, stop, then play, download and delete the recording.
-	console.set("#record-rotation", "off")
-	console.click(rowSel + " button.record")
-	a.waitFor(cam+" recording for 5 s", 30*time.Second, func() bool {
-		status, body, _ := a.request(http.MethodGet, "/api/v1/streams/"+cam+"/recording", "", "")
-		var rec struct{ Duration float64 }
-		return status == http.StatusOK && json.Unmarshal([]byte(body), &rec) == nil && rec.Duration >= 5
-	})
-	a.waitFor("the list to show the recording", 10*time.Second, func() bool {
-		return strings.Contains(console.text(rowSel+" .c-recording"), "recording") &&
-			console.text(rowSel+" button.record") == "Stop recording"
-	})
+	// The console's own player, opened before the recording so that the recording lasts what
+	// the test asks of it.
 	console.click(rowSel + " button.watch")
 	a.waitFor("the console's player to show video", 30*time.Second, func() bool {
 		return console.holds(`document.getElementById("player-video").videoWidth > 0`)
 	})
-	console.screenshot(shots, "streams")
 
-	// d. The storage page shows what the API says, while the recording writes.
+	// d. The storage page shows what the API says, while a recording (of another stream) writes.
+	a.publish("disk-cam", media.H264)
+	a.waitFor("disk-cam publishing", 15*time.Second, func() bool { return a.publishing("disk-cam") })
+	status, body, _ := a.request(http.MethodPost, "/api/v1/streams/disk-cam/recording", "application/json", `{}`)
+	require.Equal(t, http.StatusCreated, status, body)
+	a.waitFor("the list to show disk-cam recording", 10*time.Second, func() bool {
+		return strings.Contains(console.text(`tr[data-stream="disk-cam"] .c-recording`), "recording")
+	})
+	console.screenshot(shots, "streams")
 	console.goTo("storage")
 	a.waitFor("the storage page to show figures", 15*time.Second, func() bool {
 		return console.text("#st-free") != "—" && console.text("#st-ttf") != "—"
@@ -340,8 +337,8 @@ func TestConsole(t *testing.T) {
 			t.Logf("free: page %q, API %.0f", shownFree, storage.Disk.Free)
 			return false
 		}
-		if storage.Disk.TimeToFull == nil {
-			return shownTTF == "not filling"
+		if storage.Disk.TimeToFull == nil || shownTTF == "not filling" {
+			return false // not yet measured, by the API or by the page's last poll
 		}
 		ttf, round := parseShownDuration(t, shownTTF)
 		// The time to full follows the smoothed write rate, which moves between two reads.
@@ -353,10 +350,24 @@ func TestConsole(t *testing.T) {
 	})
 	t.Logf("storage page: free %q, time to full %q", console.text("#st-free"), console.text("#st-ttf"))
 	console.screenshot(shots, "storage")
+	status, body, _ = a.request(http.MethodDelete, "/api/v1/streams/disk-cam/recording", "", "")
+	require.Equal(t, http.StatusOK, status, body)
 
+	// b. Record from the console for 5 s, stop, then play, download and delete the recording.
 	console.goTo("streams")
-	a.waitFor("the stop button", 10*time.Second, func() bool {
-		return console.text(rowSel+" button.record") == "Stop recording"
+	a.waitFor("the record button", 10*time.Second, func() bool {
+		return console.text(rowSel+" button.record") == "Record"
+	})
+	console.set("#record-rotation", "off")
+	console.click(rowSel + " button.record")
+	a.waitFor("the list to show the recording", 10*time.Second, func() bool {
+		return strings.Contains(console.text(rowSel+" .c-recording"), "recording") &&
+			console.text(rowSel+" button.record") == "Stop recording"
+	})
+	a.waitFor(cam+" recording for 5 s", 30*time.Second, func() bool {
+		status, body, _ := a.request(http.MethodGet, "/api/v1/streams/"+cam+"/recording", "", "")
+		var rec struct{ Duration float64 }
+		return status == http.StatusOK && json.Unmarshal([]byte(body), &rec) == nil && rec.Duration >= 5
 	})
 	console.click(rowSel + " button.record")
 	a.waitFor("the recording to stop", 30*time.Second, func() bool {
@@ -422,7 +433,7 @@ func TestConsole(t *testing.T) {
 		const sum = await crypto.subtle.digest("SHA-256", body);
 		return Array.from(new Uint8Array(sum)).map((b) => b.toString(16).padStart(2, "0")).join("");
 	})()`, segSel+" a.download"), &pageHash))
-	status, body, _ := a.request(http.MethodGet, "/api/v1/recordings/"+seg.ID, "", "")
+	status, body, _ = a.request(http.MethodGet, "/api/v1/recordings/"+seg.ID, "", "")
 	require.Equal(t, http.StatusOK, status)
 	apiHash := sha256.Sum256([]byte(body))
 	require.Equal(t, hex.EncodeToString(apiHash[:]), pageHash, "the page's download and the API's bytes")
