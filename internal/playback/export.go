@@ -380,7 +380,7 @@ func (ex *exporter) segment(ctx context.Context, seg Segment, open Opener) error
 	}
 	tracks := r.trackList()
 	if ex.w == nil {
-		opts := segment.Options{Duration: ex.duration}
+		opts := segment.Options{Duration: ex.duration, Start: ex.origin}
 		var w segment.Writer
 		if ex.format == "webm" {
 			w, err = webm.New(nonSeeking{ex.out}, tracks, opts)

@@ -106,6 +106,13 @@ func TestExportAcrossSegmentsAndAGap(t *testing.T) {
 			require.NoError(t, os.WriteFile(path, out.Bytes(), 0o644))
 			p := testutil.FFprobe(t, path)
 			require.InDelta(t, want.Seconds(), p.Duration, 0.1, "ffprobe's duration, %s", name)
+			// The file says when it starts: at the keyframe, to the second (MP4) or better (WebM).
+			created, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "format_tags=creation_time,DATE_UTC",
+				"-of", "default=nw=1:nk=1", path).CombinedOutput()
+			require.NoError(t, err, "%s", created)
+			at, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(string(created)))
+			require.NoError(t, err, "creation time %q", created)
+			require.WithinDuration(t, res.Start, at, time.Second, name)
 			testutil.FFmpegDecode(t, path)
 
 			d, err := openDemuxer(bytes.NewReader(out.Bytes()), tc.format, false)

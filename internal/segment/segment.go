@@ -72,6 +72,9 @@ type Options struct {
 	// the header at once, so a player knows the file's length before it has its end; the writer
 	// then never seeks back. 0: unknown, the writer patches it at Close where it does.
 	Duration time.Duration
+	// Start, when set, is the wall-clock time of the file's first instant, written in the header
+	// (MP4 creation time, WebM DateUTC), where ffprobe and players show it.
+	Start time.Time
 }
 
 // BufferPool lends byte buffers; safe for concurrent use. The zero value is ready.

@@ -57,3 +57,26 @@ func findBox(b []byte, from, to int, typ string) (int, bool) {
 }
 
 func boxEnd(b []byte, at int) int { return at + int(binary.BigEndian.Uint32(b[at:])) }
+
+// mp4Epoch is where MP4 times count from.
+var mp4Epoch = time.Date(1904, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// withStart writes t as the movie's creation and modification time (whole seconds since 1904),
+// which ffprobe shows as the file's creation_time.
+func withStart(init []byte, t time.Time) error {
+	moov, ok := findBox(init, 0, len(init), "moov")
+	if !ok {
+		return errors.New("init segment without moov")
+	}
+	mvhd, ok := findBox(init, moov+8, boxEnd(init, moov), "mvhd")
+	if !ok || init[mvhd+8] != 0 {
+		return errors.New("init segment without a version 0 mvhd")
+	}
+	secs := t.Sub(mp4Epoch) / time.Second
+	if secs < 0 || secs > 0xffffffff {
+		return errors.New("start time out of a version 0 mvhd's range")
+	}
+	binary.BigEndian.PutUint32(init[mvhd+12:], uint32(secs))
+	binary.BigEndian.PutUint32(init[mvhd+16:], uint32(secs))
+	return nil
+}

@@ -76,6 +76,11 @@ func New(w io.WriteSeeker, tracks []segment.Track, opts segment.Options) (*Write
 			return nil, err
 		}
 	}
+	if !opts.Start.IsZero() {
+		if err := withStart(head, opts.Start); err != nil {
+			return nil, err
+		}
+	}
 	if err := fw.write(head); err != nil {
 		return nil, err
 	}

@@ -79,6 +79,9 @@ func New(w io.WriteSeeker, tracks []segment.Track, opts segment.Options) (*Write
 		// Known in advance (an export): written now, and the writer never seeks back.
 		h.Segment.Info.Duration = float64(opts.Duration) / float64(time.Millisecond)
 	}
+	if !opts.Start.IsZero() {
+		h.Segment.Info.DateUTC = opts.Start
+	}
 	var buf bytes.Buffer
 	if err := ebml.Marshal(&h, &buf); err != nil {
 		return nil, fmt.Errorf("marshal webm header: %w", err)
