@@ -1,7 +1,7 @@
 // The console: one page, five views chosen by the URL's fragment (#streams, #publish, #pull,
 // #recordings, #storage). Each view polls what it shows while it is open.
 import { api, APIError, authHeaders, onOutcome, setToken, token, withToken, el, bytes, bitrate, duration, time } from "./api.js";
-import { publish, play, Readout } from "./webrtc.js";
+import { publish, play, Readout, readoutText } from "./webrtc.js";
 
 const $ = (id) => document.getElementById(id);
 const vigil = { publisher: null, player: null };
@@ -243,12 +243,7 @@ const streamsView = {
       this.readoutTimer = setInterval(async () => {
         const r = await readout.read().catch(() => null);
         if (!r) return;
-        const parts = [];
-        if (r.width) parts.push(r.width + "×" + r.height);
-        if (r.fps) parts.push(Math.round(r.fps) + " fps");
-        parts.push(bitrate(r.bitrate));
-        if (r.latencyMs !== null) parts.push("latency ≈ " + r.latencyMs + " ms");
-        $("player-readout").textContent = parts.join(" · ");
+        $("player-readout").textContent = readoutText(r);
       }, 1000);
     } catch (err) {
       $("player-state").textContent = "cannot play: " + err.message;

@@ -1,7 +1,6 @@
 // The player page of one stream (/watch/{name}): WHEP into a <video>, embeddable in an iframe.
 // It connects again on its own when the stream goes away and comes back.
-import { play, Readout } from "./webrtc.js";
-import { bitrate } from "./api.js";
+import { play, Readout, readoutText } from "./webrtc.js";
 
 const $ = (id) => document.getElementById(id);
 const name = decodeURIComponent(location.pathname.replace(/^\/watch\//, "").replace(/\/$/, ""));
@@ -56,12 +55,7 @@ setInterval(async () => {
   if (!state.readout) { $("readout").textContent = ""; return; }
   const r = await state.readout.read().catch(() => null);
   if (!r) return;
-  const parts = [];
-  if (r.width) parts.push(r.width + "×" + r.height);
-  if (r.fps) parts.push(Math.round(r.fps) + " fps");
-  parts.push(bitrate(r.bitrate));
-  if (r.latencyMs !== null) parts.push("latency ≈ " + r.latencyMs + " ms");
-  $("readout").textContent = parts.join(" · ");
+  $("readout").textContent = readoutText(r);
 }, 1000);
 
 window.addEventListener("pagehide", () => { if (state.session) state.session.close(); });

@@ -1,5 +1,5 @@
 // WHIP publishing and WHEP playing from the browser, and the readout of a session's figures.
-import { authHeaders } from "./api.js";
+import { authHeaders, bitrate } from "./api.js";
 
 // vigil answers with every candidate in the SDP (no trickle), so the offer waits for its own
 // gathering to end, but not forever: what is gathered after 3 s is usually all there is.
@@ -164,4 +164,14 @@ export class Readout {
     }
     return out;
   }
+}
+
+// readoutText is a Readout's figures as the players show them.
+export function readoutText(r) {
+  const parts = [];
+  if (r.width) parts.push(r.width + "×" + r.height);
+  if (r.fps) parts.push(Math.round(r.fps) + " fps");
+  parts.push(bitrate(r.bitrate));
+  if (r.latencyMs !== null) parts.push("latency ≈ " + r.latencyMs + " ms");
+  return parts.join(" · ");
 }
