@@ -53,6 +53,7 @@ func internal(names ...string) []string {
 var rules = []rule{
 	{row: "cmd/vigil", pkgs: []string{"cmd/vigil"}},
 	{row: "internal/cli", pkgs: internal("cli")},
+	{row: "internal/buildinfo", pkgs: internal("buildinfo"), onlyInternal: []string{}, onlyExternal: []string{}},
 	{row: "internal/config", pkgs: internal("config"), onlyInternal: []string{}, onlyExternal: []string{"go.yaml.in/yaml/"}},
 	{row: "internal/app", pkgs: internal("app")},
 	{row: "internal/media", pkgs: internal("media"), onlyInternal: []string{}},

@@ -10,15 +10,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"runtime"
 	"strings"
 
 	"github.com/vigilrec/vigil/internal/app"
+	"github.com/vigilrec/vigil/internal/buildinfo"
 	"github.com/vigilrec/vigil/internal/config"
 )
-
-// Version is vigil's release.
-const Version = "0.1.0"
 
 // Exit codes.
 const (
@@ -49,8 +46,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runConfig(rest, stdout, errOut)
 	case "token":
 		err = runToken(rest, stdout, errOut)
+	case "healthcheck":
+		err = runHealthcheck(ctx, rest, stdout, errOut)
 	case "version":
-		fmt.Fprintf(stdout, "vigil %s (%s, %s/%s)\n", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		fmt.Fprint(stdout, buildinfo.Read())
 	case "help":
 		usage(stdout)
 	default:
@@ -135,6 +134,10 @@ func synopsis(name string) string {
 		return "vigil publish [flags]\n\nPublish looped test media (or a file) over WHIP until interrupted."
 	case "bench":
 		return "vigil bench [flags]\n       vigil bench compare A.json B.json\n\nLoad test: N streams recorded, sampled, verified, reported (docs/bench.md)."
+	case "healthcheck":
+		return "vigil healthcheck [flags]\n\nAsk a running server's /healthz and exit 0 if it answers 200, 1 otherwise. The address\n" +
+			"comes from the server's configuration (--config or VIGIL_CONFIG, then VIGIL_HTTP and\n" +
+			"VIGIL_TLS_CERT) unless --url names one."
 	case "token":
 		return "vigil token [flags]\n\nMake a bearer token and the auth.tokens entry that grants it."
 	}
@@ -180,7 +183,8 @@ Usage:
   vigil config check [flags]     check the configuration as serve does, report every problem
   vigil config print [flags]     print the effective configuration as YAML (secrets redacted)
   vigil token [flags]            make a bearer token and its auth.tokens entry
-  vigil version                  print the version
+  vigil healthcheck [flags]      ask a running server's /healthz (exit 0 when it answers 200)
+  vigil version                  print the version, commit, build date and Go version
   vigil help                     this text (also vigil -h)
 
 Run "vigil <command> -h" for a command's flags, e.g. "vigil serve -h". Configuration:

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/vigilrec/vigil/internal/buildinfo"
 	"github.com/vigilrec/vigil/internal/recorder"
 )
 
@@ -78,6 +79,7 @@ func New(reg prometheus.Registerer, cfg Config, src Sources) (*Metrics, error) {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newCore(cfg, src, m.detector),
+		buildInfo(buildinfo.Read()),
 	}
 	if src.Recorders != nil {
 		m.latency = NewWriteLatency()
@@ -92,6 +94,19 @@ func New(reg prometheus.Registerer, cfg Config, src Sources) (*Metrics, error) {
 		}
 	}
 	return m, nil
+}
+
+// buildInfo is the constant series saying which build runs, so dashboards can show versions
+// across a fleet and mark upgrades.
+func buildInfo(info buildinfo.Info) prometheus.Collector {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "vigil_build_info",
+		Help: "Always 1; the labels say which build of vigil runs.",
+		ConstLabels: prometheus.Labels{"version": info.Version, "commit": info.Commit,
+			"goversion": info.Go},
+	})
+	g.Set(1)
+	return g
 }
 
 // Detector is the degraded-stream judgement the collector uses, for the API to show the same.
