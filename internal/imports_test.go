@@ -74,6 +74,7 @@ var rules = []rule{
 	{row: "internal/catalog", pkgs: internal("catalog"), never: pipeline},
 	{row: "internal/diskguard", pkgs: internal("diskguard"), never: internal("recorder", "catalog", "storage")},
 	{row: "internal/upload", pkgs: internal("upload"), never: pipeline},
+	{row: "internal/cluster", pkgs: internal("cluster"), onlyInternal: []string{}},
 	{row: "internal/webhook", pkgs: internal("webhook")},
 	{row: "internal/hook", pkgs: internal("hook")},
 	{row: "internal/metrics", pkgs: internal("metrics"), notImportedBy: pipeline},

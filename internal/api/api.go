@@ -23,6 +23,7 @@ import (
 
 	"github.com/vigilrec/vigil/internal/auth"
 	"github.com/vigilrec/vigil/internal/catalog"
+	"github.com/vigilrec/vigil/internal/cluster"
 	"github.com/vigilrec/vigil/internal/console"
 	"github.com/vigilrec/vigil/internal/egress"
 	"github.com/vigilrec/vigil/internal/hub"
@@ -88,6 +89,20 @@ type Deps struct {
 	Limits    Limits
 	Occupancy Occupancy
 	Refusals  *Refusals
+	// Cluster places publishers and finds streams on the other nodes; nil for a single node.
+	Cluster Cluster
+}
+
+// Cluster is this node's view of the cluster (docs/cluster.md).
+type Cluster interface {
+	Self() cluster.Node
+	// Place chooses the node of a new publisher.
+	Place(ctx context.Context, name string) (cluster.Node, error)
+	// Locate finds the node holding a stream; LocateSession by its media session id.
+	Locate(ctx context.Context, name string) (cluster.Node, cluster.Entry, error)
+	LocateSession(ctx context.Context, id string) (cluster.Node, string, error)
+	// Nodes lists the live nodes.
+	Nodes(ctx context.Context) ([]cluster.Node, error)
 }
 
 // Server is the HTTP handler of the whole API.
@@ -118,7 +133,7 @@ func (s *Server) routes() {
 		scope  auth.Scope
 	}{{"/whip/", s.deps.Publish, auth.Publish}, {"/whep/", s.deps.Play, auth.Read}} {
 		s.handle("POST "+ep.prefix+"{stream}", onPath(ep.scope, "stream"), s.handleOffer(ep.prefix, ep.svc))
-		s.handle("DELETE "+ep.prefix+"{stream}/{session}", onPath(ep.scope, "stream"), s.handleEndSession(ep.svc))
+		s.handle("DELETE "+ep.prefix+"{stream}/{session}", onPath(ep.scope, "stream"), s.onStreamNode(byPath("stream"), s.handleEndSession(ep.svc)))
 		s.handle("PATCH "+ep.prefix+"{stream}/{session}", onPath(ep.scope, "stream"), handleNoTrickle)
 	}
 	s.handle("GET /healthz", public, func(w http.ResponseWriter, _ *http.Request) {
@@ -126,8 +141,8 @@ func (s *Server) routes() {
 	})
 	s.handle("GET /readyz", public, s.handleReady)
 	s.handle("GET /api/v1/streams", perStream(auth.Read), s.handleListStreams)
-	s.handle("GET /api/v1/streams/{name}", onPath(auth.Read, "name"), s.handleGetStream)
-	s.handle("DELETE /api/v1/streams/{name}", onPath(auth.Admin, "name"), s.handleKickStream)
+	s.handle("GET /api/v1/streams/{name}", onPath(auth.Read, "name"), s.onStreamNode(byPath("name"), s.handleGetStream))
+	s.handle("DELETE /api/v1/streams/{name}", onPath(auth.Admin, "name"), s.onStreamNode(byPath("name"), s.handleKickStream))
 	s.handle("GET /api/v1/stats", everyStream(auth.Admin), s.handleStats)
 	console.Routes(func(pattern string, h http.HandlerFunc) { s.handle(pattern, public, h) })
 	s.wcsRoutes()
@@ -136,6 +151,7 @@ func (s *Server) routes() {
 	s.wcsRecordingRoutes()
 	s.pullRoutes()
 	s.playbackRoutes()
+	s.clusterRoutes()
 }
 
 // ServeHTTP applies the CORS policy (answering preflights and refusing cross-site requests that
@@ -179,6 +195,12 @@ func statusOf(err error) int {
 	case errors.Is(err, playback.ErrNoData):
 		return http.StatusNotFound
 	case errors.Is(err, playback.ErrMixed):
+		return http.StatusConflict
+	case errors.Is(err, cluster.ErrUnavailable):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, cluster.ErrNotFound):
+		return http.StatusNotFound
+	case errors.As(err, new(*cluster.TakenError)):
 		return http.StatusConflict
 	case errors.Is(err, pull.ErrBadSpec):
 		return http.StatusBadRequest

@@ -111,9 +111,9 @@ type startRequest struct {
 }
 
 func (s *Server) recordingRoutes() {
-	s.handle("POST /api/v1/streams/{name}/recording", onPath(auth.Record, "name"), s.handleStartRecording)
-	s.handle("GET /api/v1/streams/{name}/recording", onPath(auth.Record, "name"), s.handleGetRecording)
-	s.handle("DELETE /api/v1/streams/{name}/recording", onPath(auth.Record, "name"), s.handleStopRecording)
+	s.handle("POST /api/v1/streams/{name}/recording", onPath(auth.Record, "name"), s.onStreamNode(byPath("name"), s.handleStartRecording))
+	s.handle("GET /api/v1/streams/{name}/recording", onPath(auth.Record, "name"), s.onStreamNode(byPath("name"), s.handleGetRecording))
+	s.handle("DELETE /api/v1/streams/{name}/recording", onPath(auth.Record, "name"), s.onStreamNode(byPath("name"), s.handleStopRecording))
 	s.handle("GET /api/v1/recordings", perStream(auth.Record), s.handleListRecordings)
 	s.handle("GET /api/v1/recordings/{id}", perStream(auth.Record), s.handleDownloadRecording)
 	s.handle("DELETE /api/v1/recordings/{id}", perStream(auth.Admin), s.handleDeleteRecording)

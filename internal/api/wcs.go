@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 
@@ -47,10 +48,10 @@ type wcsFilter struct {
 }
 
 func (s *Server) wcsRoutes() {
-	s.handle("POST /rest-api/stream/find", perStream(auth.Read), s.handleWCSFind(false))
+	s.handle("POST /rest-api/stream/find", perStream(auth.Read), s.onStreamNode(byBody, s.handleWCSFind(false)))
 	s.handle("POST /rest-api/stream/find_all", perStream(auth.Read), s.handleWCSFind(true))
 	s.handle("GET /rest-api/stream/find_all", perStream(auth.Read), s.handleWCSFind(true))
-	s.handle("POST /rest-api/stream/terminate", perStream(auth.Admin), s.handleWCSTerminate)
+	s.handle("POST /rest-api/stream/terminate", perStream(auth.Admin), s.onStreamNode(byBody, s.handleWCSTerminate))
 }
 
 func wcsStatus(snap hub.Snapshot) string {
@@ -109,8 +110,16 @@ func wcsMetrics(snap hub.Snapshot) map[string]any {
 	return m
 }
 
+// handleWCSFind serves stream/find and stream/find_all. In a cluster a search that names no one
+// stream (find_all, or find by status) lists the streams of every node.
 func (s *Server) handleWCSFind(all bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			writeError(w, r, s.deps.Log, err)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		var f wcsFilter
 		if err := decodeJSON(r, &f); err != nil {
 			writeError(w, r, s.deps.Log, err)
@@ -121,10 +130,20 @@ func (s *Server) handleWCSFind(all bool) http.HandlerFunc {
 		}
 		withMetrics := slices.Contains(f.Display, "metrics")
 		grant := grantOf(r)
-		var out []wcsStream
+		var out []any
 		for _, st := range s.deps.Streams.List() {
 			if snap := st.Snapshot(); f.matches(snap) && grant.Covers(snap.Name) {
 				out = append(out, s.wcsStreamOf(snap, withMetrics))
+			}
+		}
+		if f.Name == "" && f.MediaSessionID == "" {
+			remote, err := s.gather(r, body)
+			if err != nil {
+				writeError(w, r, s.deps.Log, err)
+				return
+			}
+			for _, item := range remote {
+				out = append(out, item)
 			}
 		}
 		if len(out) == 0 {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"io"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -24,10 +25,10 @@ type wcsRecordRequest struct {
 
 func (s *Server) wcsRecordingRoutes() {
 	record := perStream(auth.Record)
-	s.handle("POST /rest-api/stream/startRecording", record, s.handleWCSStartRecording(false))
-	s.handle("POST /rest-api/recorder/startup", record, s.handleWCSStartRecording(true))
-	s.handle("POST /rest-api/stream/stopRecording", record, s.handleWCSStopRecording)
-	s.handle("POST /rest-api/recorder/terminate", record, s.handleWCSStopRecording)
+	s.handle("POST /rest-api/stream/startRecording", record, s.onStreamNode(byBody, s.handleWCSStartRecording(false)))
+	s.handle("POST /rest-api/recorder/startup", record, s.onStreamNode(byBody, s.handleWCSStartRecording(true)))
+	s.handle("POST /rest-api/stream/stopRecording", record, s.onStreamNode(byBody, s.handleWCSStopRecording))
+	s.handle("POST /rest-api/recorder/terminate", record, s.onStreamNode(byBody, s.handleWCSStopRecording))
 	s.handle("POST /rest-api/recorder/find_all", record, s.handleWCSRecorderFindAll)
 	s.handle("GET /rest-api/recorder/find_all", record, s.handleWCSRecorderFindAll)
 }
@@ -115,7 +116,12 @@ type wcsRecorder struct {
 }
 
 func (s *Server) handleWCSRecorderFindAll(w http.ResponseWriter, r *http.Request) {
-	var out []wcsRecorder
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		writeError(w, r, s.deps.Log, err)
+		return
+	}
+	var out []any
 	grant := grantOf(r)
 	for _, st := range s.deps.Recorder.Active() {
 		if st.State != recorder.StateRecording || !grant.Covers(st.Stream) {
@@ -123,6 +129,14 @@ func (s *Server) handleWCSRecorderFindAll(w http.ResponseWriter, r *http.Request
 		}
 		out = append(out, wcsRecorder{FileName: strings.TrimSuffix(filepath.Base(st.CurrentFile), ".part"),
 			MediaSessionID: st.MediaSessionID})
+	}
+	remote, err := s.gather(r, body) // in a cluster: every node's recordings
+	if err != nil {
+		writeError(w, r, s.deps.Log, err)
+		return
+	}
+	for _, item := range remote {
+		out = append(out, item)
 	}
 	if len(out) == 0 {
 		writeError(w, r, s.deps.Log, &httpError{status: http.StatusNotFound, msg: "no recording"})

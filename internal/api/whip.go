@@ -1,10 +1,14 @@
 package api
 
 import (
+	"errors"
 	"io"
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
+
+	"github.com/vigilrec/vigil/internal/cluster"
 )
 
 // handleOffer serves POST /whip/{stream} and POST /whep/{stream} (RFC 9725 §4.2): an SDP offer in,
@@ -24,6 +28,9 @@ func (s *Server) handleOffer(prefix string, svc SessionService) http.HandlerFunc
 		}
 		if refused := s.checkOffer(r, prefix, name, offer); refused != nil {
 			writeError(w, r, s.deps.Log, refused)
+			return
+		}
+		if prefix == "/whip/" && s.placeElsewhere(w, r, name) {
 			return
 		}
 		answer, id, err := svc.Negotiate(r.Context(), name, string(offer))
@@ -57,4 +64,31 @@ func handleNoTrickle(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Allow", "DELETE")
 	writeJSON(w, http.StatusMethodNotAllowed, errorBody{Status: http.StatusMethodNotAllowed,
 		Message: "trickle ICE is not supported: send every candidate in the offer"})
+}
+
+// placeElsewhere asks the cluster where a new publisher of name belongs and, when that is
+// another node, answers 307 to the same path there (RFC 9725 §4.5 lets WHIP endpoints redirect;
+// the client posts the offer again). It reports whether it answered. Without Redis the node takes
+// the publisher itself: it keeps serving its own streams while the cluster state is unknown.
+func (s *Server) placeElsewhere(w http.ResponseWriter, r *http.Request, name string) bool {
+	c := s.deps.Cluster
+	if c == nil {
+		return false
+	}
+	node, err := c.Place(r.Context(), name)
+	switch {
+	case errors.Is(err, cluster.ErrUnavailable):
+		s.deps.Log.Warn("publisher taken here: the cluster state is unreachable", "stream", name, "err", err)
+		return false
+	case err != nil:
+		writeError(w, r, s.deps.Log, err)
+		return true
+	case node.ID == c.Self().ID:
+		return false
+	}
+	target := strings.TrimSuffix(node.URL, "/") + r.URL.RequestURI()
+	s.deps.Log.Info("publisher redirected", "stream", name, "node", node.ID, "url", target)
+	w.Header().Set("Location", target)
+	writeJSON(w, http.StatusTemporaryRedirect, map[string]string{"node": node.ID, "location": target})
+	return true
 }

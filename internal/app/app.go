@@ -20,6 +20,7 @@ import (
 	"github.com/vigilrec/vigil/internal/api"
 	"github.com/vigilrec/vigil/internal/auth"
 	"github.com/vigilrec/vigil/internal/catalog"
+	"github.com/vigilrec/vigil/internal/cluster"
 	"github.com/vigilrec/vigil/internal/config"
 	"github.com/vigilrec/vigil/internal/diskguard"
 	"github.com/vigilrec/vigil/internal/egress"
@@ -58,6 +59,8 @@ type App struct {
 	refusals *api.Refusals
 	// tls serves HTTPS when a certificate is configured.
 	tls *tlsreload.Reloader
+	// cluster is this node's membership; nil for a single node.
+	cluster *cluster.Cluster
 }
 
 // New binds the HTTP and media ports and builds the components; unfinished segments left by a
@@ -145,6 +148,19 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		log.With("component", "egress"))
 	a.refusals = api.NewRefusals()
 	metricsHandler, health := a.setupMetrics() // metrics.go
+	if a.cluster, err = newCluster(cfg, ln.Addr(), clusterLocal{a}, log.With("component", "cluster")); err != nil {
+		_ = engine.Close()
+		_ = cat.Close()
+		_ = ln.Close()
+		if pprofLn != nil {
+			_ = pprofLn.Close()
+		}
+		return nil, err
+	}
+	var clusterDep api.Cluster
+	if a.cluster != nil {
+		clusterDep = a.cluster
+	}
 	a.api = api.New(api.Deps{
 		Publish: publishService{a.ingest}, Play: playService{a.egress},
 		Streams: h, Stats: serverStats{a}, Log: log.With("component", "api"),
@@ -158,6 +174,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 			MediaSections: cfg.Limits.MediaSections, Candidates: cfg.Limits.Candidates,
 			OffersPerSecond: float64(cfg.Limits.OffersPerSecond), OfferBurst: cfg.Limits.OfferBurst},
 		Occupancy: viewerCounts{a.egress}, Refusals: a.refusals,
+		Cluster: clusterDep,
 	})
 	return a, nil
 }
@@ -232,6 +249,7 @@ func (a *App) Run(ctx context.Context) error {
 	srv := &http.Server{Handler: a.api, ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: a.cfg.Limits.HTTPReadTimeout.D(), IdleTimeout: a.cfg.Limits.HTTPIdleTimeout.D()}
 	failed := make(chan error, 16)
+	membership := startStage("cluster", failed, map[string]func(context.Context) error{"cluster": a.runCluster})
 	sessions := startStage("sessions", failed, map[string]func(context.Context) error{
 		"ingest": a.ingest.Run, "egress": a.egress.Run, "pulls": a.pulls.Run})
 	recordings := startStage("recordings", failed, map[string]func(context.Context) error{"recorder": a.rec.Run})
@@ -264,6 +282,8 @@ func (a *App) Run(ctx context.Context) error {
 	a.log.Info("shutting down", "grace", a.cfg.ShutdownGrace.D())
 	grace, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownGrace.D())
 	defer cancel()
+	// Leave the cluster first, so no publisher is placed here while the rest stops.
+	errs = append(errs, membership.stop(grace))
 	if err := srv.Shutdown(grace); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		a.log.Warn("http shutdown", "err", err)
 	}
@@ -343,6 +363,13 @@ func (a *App) runPprof(ctx context.Context) error {
 		return nil
 	}
 	return servePprof(ctx, a.pprof)
+}
+
+func (a *App) runCluster(ctx context.Context) error {
+	if a.cluster == nil {
+		return nil
+	}
+	return a.cluster.Run(ctx)
 }
 
 func (a *App) runUploads(ctx context.Context) error {

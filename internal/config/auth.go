@@ -141,5 +141,6 @@ func (c Config) Redacted() Config {
 	hide(&c.S3.SecretKey)
 	hide(&c.Webhooks.Secret)
 	hide(&c.Auth.JWTHS256Secret)
+	c.Cluster.Redis = redactURL(c.Cluster.Redis)
 	return c
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -60,6 +61,27 @@ type Config struct {
 	Auth AuthConfig `yaml:"auth"`
 	// Limits bound what clients may ask for (docs/security.md); 0 is no bound.
 	Limits LimitsConfig `yaml:"limits"`
+	// Cluster joins this node to the others sharing one Redis (docs/cluster.md).
+	Cluster ClusterConfig `yaml:"cluster"`
+}
+
+// ClusterConfig makes the nodes that share one Redis a cluster: publishers are placed by load and
+// every node finds every stream (docs/cluster.md).
+type ClusterConfig struct {
+	// Redis is the URL of the Redis server holding the node registry and the stream directory,
+	// redis://[:password@]host:port[/db] (rediss:// over TLS). Empty: this node stands alone.
+	Redis string `yaml:"redis"`
+	// Node is this node's name in the cluster. Empty: s3.node, else the host name.
+	Node string `yaml:"node"`
+	// URL is where clients and the other nodes reach this node's HTTP server
+	// (http://10.0.0.5:8081); publishers placed here are redirected to it. Empty: the first of
+	// public_ips, else the host name, with the HTTP port.
+	URL string `yaml:"url"`
+	// Heartbeat is how often this node refreshes its entries: its load and its streams.
+	Heartbeat Duration `yaml:"heartbeat"`
+	// TTL is how long an entry outlives its last refresh: a node that stops refreshing (killed,
+	// cut off) leaves the registry, and its streams the directory, this long after.
+	TTL Duration `yaml:"ttl"`
 }
 
 // RecordConfig is how streams are recorded.
@@ -300,6 +322,7 @@ func Default() Config {
 		Limits: LimitsConfig{Publishers: 1000, Viewers: 5000, ViewersPerStream: 1000, SDPBytes: 64 << 10,
 			MediaSections: 8, Candidates: 64, OffersPerSecond: 10, OfferBurst: 20, HTTPConnections: 4096,
 			HTTPReadTimeout: Duration(30 * time.Second), HTTPIdleTimeout: Duration(2 * time.Minute)},
+		Cluster: ClusterConfig{Heartbeat: Duration(time.Second), TTL: Duration(5 * time.Second)},
 	}
 }
 
@@ -361,6 +384,7 @@ func (c Config) Validate() error {
 	check(c.Pull.MaxPulls > 0, "pull.max_pulls: %v must be positive", c.Pull.MaxPulls)
 	check(c.Playback.MaxRange > 0, "playback.max_range: %v must be positive", c.Playback.MaxRange)
 	errs = append(errs, c.Auth.problems()...)
+	errs = append(errs, c.Cluster.problems()...)
 	for _, s := range Settings(&c) {
 		if s.Path[0] == "limits" && s.value.Int() < 0 {
 			errs = append(errs, fmt.Errorf("%s: %s must not be negative (0 is no bound)", s.Key(), s.String()))
@@ -398,4 +422,36 @@ func checkAddress(key, network, addr string) error {
 		return fmt.Errorf("%s: %q: the port must be from 0 to 65535", key, addr)
 	}
 	return nil
+}
+
+func (c ClusterConfig) problems() []error {
+	var errs []error
+	if c.Redis != "" {
+		if u, err := url.Parse(c.Redis); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("cluster.redis: %q is not a URL such as redis://host:6379/0", redactURL(c.Redis)))
+		}
+	}
+	if c.URL != "" {
+		if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			(u.Path != "" && u.Path != "/") {
+			errs = append(errs, fmt.Errorf("cluster.url: %q is not a base URL such as http://10.0.0.5:8081", c.URL))
+		}
+	}
+	if c.Heartbeat <= 0 {
+		errs = append(errs, fmt.Errorf("cluster.heartbeat: %v must be positive", c.Heartbeat))
+	}
+	if c.TTL < 2*c.Heartbeat {
+		errs = append(errs, fmt.Errorf("cluster.ttl: %v must be at least two heartbeats (%v)", c.TTL, 2*c.Heartbeat))
+	}
+	return errs
+}
+
+// redactURL hides a URL's password, so it reaches no error message.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	u.User = url.User("***")
+	return u.String()
 }

@@ -277,6 +277,9 @@ func (s *Session) readRTCP(sender *webrtc.RTPSender) {
 // Failed is closed when the connection fails or the server ends it (and by Close).
 func (s *Session) Failed() <-chan struct{} { return s.failed }
 
+// ResourceURL is the session's WHIP resource on the server that took it (after any redirect).
+func (s *Session) ResourceURL() string { return s.resource.URL }
+
 // Err says why the session ended when Close did not end it: an error wrapping ErrEndedByServer
 // or ErrConnectionLost. It is nil while the session runs and after Close.
 func (s *Session) Err() error {

@@ -63,7 +63,7 @@ func (c *Client) Offer(ctx context.Context, endpoint, offer string) (*Resource, 
 	}
 	req.Header.Set("Content-Type", "application/sdp")
 	c.authorize(req)
-	resp, err := c.httpClient().Do(req)
+	resp, err := c.offerClient().Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("post offer to %s: %w", RedactURL(endpoint), err)
 	}
@@ -79,10 +79,9 @@ func (c *Client) Offer(ctx context.Context, endpoint, offer string) (*Resource, 
 	if loc == "" {
 		return nil, fmt.Errorf("post offer to %s: %w", RedactURL(endpoint), ErrNoLocation)
 	}
-	base, err := url.Parse(endpoint)
-	if err != nil {
-		return nil, fmt.Errorf("parse endpoint %q: %w", endpoint, err)
-	}
+	// After a redirect (a cluster placing the publisher on another node), the Location is
+	// relative to where the offer was answered.
+	base := resp.Request.URL
 	ref, err := url.Parse(loc)
 	if err != nil {
 		return nil, fmt.Errorf("parse Location %q: %w", loc, err)
@@ -107,6 +106,25 @@ func (c *Client) Delete(ctx context.Context, resourceURL string) error {
 		return fmt.Errorf("delete %s: %w", RedactURL(resourceURL), c.statusError(resp.StatusCode, body))
 	}
 	return nil
+}
+
+// offerClient is the HTTP client offers go through. Unless the caller decides about redirects
+// (pulls refuse them), it follows a WHIP server's 307 with the bearer token, which Go's client
+// would drop on the way to another host: the token was meant for the endpoint that redirected.
+func (c *Client) offerClient() *http.Client {
+	hc := c.httpClient()
+	if hc.CheckRedirect != nil || c.BearerToken == "" {
+		return hc
+	}
+	follow := *hc
+	follow.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 5 {
+			return errors.New("stopped after 5 redirects")
+		}
+		c.authorize(req)
+		return nil
+	}
+	return &follow
 }
 
 func (c *Client) authorize(req *http.Request) {
