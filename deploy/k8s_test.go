@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -41,7 +42,16 @@ type manifest struct {
 func readManifests(t *testing.T) []manifest {
 	t.Helper()
 	var out []manifest
-	err := filepath.WalkDir(filepath.Join(root, "deploy/k8s"), func(path string, d fs.DirEntry, err error) error {
+	for _, dir := range []string{"deploy/k8s", "deploy/k8s-cluster"} {
+		out = append(out, readManifestDir(t, dir)...)
+	}
+	return out
+}
+
+func readManifestDir(t *testing.T, dir string) []manifest {
+	t.Helper()
+	var out []manifest
+	err := filepath.WalkDir(filepath.Join(root, dir), func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".yaml") {
 			return err
 		}
@@ -250,7 +260,7 @@ func TestKubernetesManifestsValidate(t *testing.T) {
 		out, err := exec.CommandContext(ctx, kubeconform, args...).CombinedOutput()
 		return string(out), err
 	}
-	out, err := validate(filepath.Join(root, "deploy/k8s"))
+	out, err := validate(filepath.Join(root, "deploy/k8s"), filepath.Join(root, "deploy/k8s-cluster"))
 	t.Logf("kubeconform: %s", strings.TrimSpace(out))
 	require.NoError(t, err, out)
 	require.Contains(t, out, "Invalid: 0, Errors: 0")
@@ -313,6 +323,14 @@ func TestKubernetesConfigIsValid(t *testing.T) {
 		}
 	}
 	require.True(t, slices.Contains(names, "VIGIL_PUBLIC_IPS"))
+	// The cluster overlay sets its variables in a patch.
+	overlay, err := os.ReadFile(filepath.Join(root, "deploy/k8s-cluster/kustomization.yaml"))
+	require.NoError(t, err)
+	patched := regexp.MustCompile(`name: (VIGIL_\w+)`).FindAllStringSubmatch(string(overlay), -1)
+	require.NotEmpty(t, patched)
+	for _, m := range patched {
+		require.True(t, known[m[1]], "%s (deploy/k8s-cluster) is not a vigil setting", m[1])
+	}
 
 	var stdout, stderr bytes.Buffer
 	code := cli.Main(context.Background(), []string{"config", "check", "--config", file}, &stdout, &stderr)

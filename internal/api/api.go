@@ -91,6 +91,13 @@ type Deps struct {
 	Refusals  *Refusals
 	// Cluster places publishers and finds streams on the other nodes; nil for a single node.
 	Cluster Cluster
+	// Relay makes a stream another node holds playable here (with Cluster).
+	Relay Relay
+}
+
+// Relay brings a stream of another node of the cluster here for this node's WHEP viewers.
+type Relay interface {
+	Ensure(ctx context.Context, name string, node cluster.Node) error
 }
 
 // Cluster is this node's view of the cluster (docs/cluster.md).

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -17,6 +18,7 @@ import (
 	"github.com/vigilrec/vigil/internal/diskguard"
 	"github.com/vigilrec/vigil/internal/media"
 	"github.com/vigilrec/vigil/internal/recorder"
+	"github.com/vigilrec/vigil/internal/upload"
 )
 
 // Recorder controls recordings.
@@ -237,8 +239,20 @@ func (s *Server) handleStopRecording(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, toRecordingJSON(st))
 }
 
+// Archive lists the S3 bucket, the archive of every node of a cluster.
+type Archive interface {
+	Archive(ctx context.Context, stream string) ([]upload.Archived, error)
+}
+
+// ErrNoArchive means recordings are not offloaded, so there is no bucket to list.
+var ErrNoArchive = errors.New("no archive: ?cluster=true lists the S3 bucket, and s3 offload is not configured")
+
 func (s *Server) handleListRecordings(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	if q.Get("cluster") == "true" {
+		s.listArchive(w, r)
+		return
+	}
 	f := catalog.Filter{Stream: q.Get("stream"), RecordingID: q.Get("recording")}
 	var err error
 	if f.From, err = queryTime(q.Get("from")); err == nil {
@@ -400,4 +414,43 @@ func (s *Server) handleDeleteRecording(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// listArchive serves GET /api/v1/recordings?cluster=true: the finished segments of every node, as
+// the S3 bucket describes them (it outlives any node), optionally of one stream and time range.
+func (s *Server) listArchive(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	from, err := queryTime(q.Get("from"))
+	var to time.Time
+	if err == nil {
+		to, err = queryTime(q.Get("to"))
+	}
+	stream := q.Get("stream")
+	if g := grantOf(r); err == nil && !g.AllStreams() && !g.Covers(stream) {
+		err = &httpError{status: http.StatusForbidden,
+			msg: "the token of " + g.Who + " covers some streams only: list one with ?stream=NAME"}
+	}
+	archive, ok := s.deps.Recordings.(Archive)
+	var list []upload.Archived
+	switch {
+	case err != nil:
+	case !ok:
+		err = &httpError{status: http.StatusBadRequest, msg: ErrNoArchive.Error()}
+	default:
+		list, err = archive.Archive(r.Context(), stream)
+	}
+	if errors.Is(err, ErrNoArchive) {
+		err = &httpError{status: http.StatusBadRequest, msg: err.Error()}
+	}
+	if err != nil {
+		writeError(w, r, s.deps.Log, err)
+		return
+	}
+	out := []upload.Archived{}
+	for _, a := range list {
+		if (from.IsZero() || !a.End.Before(from)) && (to.IsZero() || !a.Start.After(to)) {
+			out = append(out, a)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"recordings": out, "total": len(out), "source": "bucket"})
 }

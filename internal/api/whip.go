@@ -33,6 +33,9 @@ func (s *Server) handleOffer(prefix string, svc SessionService) http.HandlerFunc
 		if prefix == "/whip/" && s.placeElsewhere(w, r, name) {
 			return
 		}
+		if prefix == "/whep/" && s.relayFailed(w, r, name) {
+			return
+		}
 		answer, id, err := svc.Negotiate(r.Context(), name, string(offer))
 		if err != nil {
 			writeError(w, r, s.deps.Log, err)
@@ -91,4 +94,29 @@ func (s *Server) placeElsewhere(w http.ResponseWriter, r *http.Request, name str
 	w.Header().Set("Location", target)
 	writeJSON(w, http.StatusTemporaryRedirect, map[string]string{"node": node.ID, "location": target})
 	return true
+}
+
+// relayFailed makes a stream another node of the cluster holds playable here before a viewer's
+// offer is answered (one relay per stream, shared by this node's viewers). It reports whether
+// it answered with an error. A stream no node holds is left to the local 404.
+func (s *Server) relayFailed(w http.ResponseWriter, r *http.Request, name string) bool {
+	c := s.deps.Cluster
+	if c == nil || s.deps.Relay == nil || r.Header.Get(forwardedHeader) != "" {
+		return false
+	}
+	if _, err := s.deps.Streams.Get(name); err == nil {
+		return false
+	}
+	node, _, err := c.Locate(r.Context(), name)
+	switch {
+	case errors.Is(err, cluster.ErrNotFound), err == nil && node.ID == c.Self().ID:
+		return false
+	case err == nil:
+		err = s.deps.Relay.Ensure(r.Context(), name, node)
+	}
+	if err != nil {
+		writeError(w, r, s.deps.Log, err)
+		return true
+	}
+	return false
 }

@@ -59,8 +59,10 @@ type App struct {
 	refusals *api.Refusals
 	// tls serves HTTPS when a certificate is configured.
 	tls *tlsreload.Reloader
-	// cluster is this node's membership; nil for a single node.
+	// cluster is this node's membership and relays serve viewers of streams of other nodes; both
+	// nil for a single node.
 	cluster *cluster.Cluster
+	relays  *relays
 }
 
 // New binds the HTTP and media ports and builds the components; unfinished segments left by a
@@ -158,12 +160,16 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	var clusterDep api.Cluster
+	var relayDep api.Relay
 	if a.cluster != nil {
 		clusterDep = a.cluster
+		a.relays = newRelays(a.pulls, h, a.egress, log.With("component", "relay"))
+		relayDep = a.relays
+		a.rec.SetSkip(a.relays.Is)
 	}
 	a.api = api.New(api.Deps{
 		Publish: publishService{a.ingest}, Play: playService{a.egress},
-		Streams: h, Stats: serverStats{a}, Log: log.With("component", "api"),
+		Streams: streamsView{h, a.relays}, Stats: serverStats{a}, Log: log.With("component", "api"),
 		Recorder: a.rec, Recordings: recordings{cat: cat, up: a.up, webhooks: a.events},
 		Storage: storageStatus{a}, Pulls: pullService{a}, PlaybackMaxRange: cfg.Playback.MaxRange.D(),
 		Metrics: metricsHandler, Health: health,
@@ -174,7 +180,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 			MediaSections: cfg.Limits.MediaSections, Candidates: cfg.Limits.Candidates,
 			OffersPerSecond: float64(cfg.Limits.OffersPerSecond), OfferBurst: cfg.Limits.OfferBurst},
 		Occupancy: viewerCounts{a.egress}, Refusals: a.refusals,
-		Cluster: clusterDep,
+		Cluster: clusterDep, Relay: relayDep,
 	})
 	return a, nil
 }
@@ -251,7 +257,7 @@ func (a *App) Run(ctx context.Context) error {
 	failed := make(chan error, 16)
 	membership := startStage("cluster", failed, map[string]func(context.Context) error{"cluster": a.runCluster})
 	sessions := startStage("sessions", failed, map[string]func(context.Context) error{
-		"ingest": a.ingest.Run, "egress": a.egress.Run, "pulls": a.pulls.Run})
+		"ingest": a.ingest.Run, "egress": a.egress.Run, "pulls": a.pulls.Run, "relays": a.runRelays})
 	recordings := startStage("recordings", failed, map[string]func(context.Context) error{"recorder": a.rec.Run})
 	background := startStage("background", failed, map[string]func(context.Context) error{
 		"hooks": a.hooks.Run, "disk guard": a.guard.Run, "events": a.events.Run, "uploads": a.runUploads,
@@ -370,6 +376,13 @@ func (a *App) runCluster(ctx context.Context) error {
 		return nil
 	}
 	return a.cluster.Run(ctx)
+}
+
+func (a *App) runRelays(ctx context.Context) error {
+	if a.relays == nil {
+		return nil
+	}
+	return a.relays.Run(ctx)
 }
 
 func (a *App) runUploads(ctx context.Context) error {

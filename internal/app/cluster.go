@@ -10,6 +10,7 @@ import (
 
 	"github.com/vigilrec/vigil/internal/cluster"
 	"github.com/vigilrec/vigil/internal/config"
+	"github.com/vigilrec/vigil/internal/hub"
 )
 
 // newCluster joins the cluster of cfg.Cluster.Redis; nil without one (a single node).
@@ -71,9 +72,43 @@ type clusterLocal struct{ a *App }
 func (l clusterLocal) Streams() map[string]string {
 	out := map[string]string{}
 	for _, s := range l.a.hub.List() {
-		out[s.Name()] = s.ID()
+		if !l.a.relays.Is(s.Name()) { // a copy; the stream is another node's
+			out[s.Name()] = s.ID()
+		}
 	}
 	return out
+}
+
+// streamsView is the hub as the API lists and finds streams: without the relays, which are
+// copies of other nodes' streams (a call about one goes to its node).
+type streamsView struct {
+	h      *hub.Hub
+	relays *relays
+}
+
+func (v streamsView) List() []*hub.Stream {
+	var out []*hub.Stream
+	for _, s := range v.h.List() {
+		if !v.relays.Is(s.Name()) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (v streamsView) Get(name string) (*hub.Stream, error) {
+	if v.relays.Is(name) {
+		return nil, fmt.Errorf("%w: %s", hub.ErrStreamNotFound, name)
+	}
+	return v.h.Get(name)
+}
+
+func (v streamsView) GetByID(id string) (*hub.Stream, error) {
+	s, err := v.h.GetByID(id)
+	if err == nil && v.relays.Is(s.Name()) {
+		return nil, fmt.Errorf("%w: media session %s", hub.ErrStreamNotFound, id)
+	}
+	return s, err
 }
 
 func (l clusterLocal) Load() cluster.Load {

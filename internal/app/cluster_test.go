@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vigilrec/vigil/internal/media"
 	"github.com/vigilrec/vigil/internal/publish"
 	"github.com/vigilrec/vigil/internal/rtc"
 	"github.com/vigilrec/vigil/internal/testutil"
@@ -29,12 +31,25 @@ type clusterNode struct {
 	*testutil.Vigil
 }
 
-func startClusterNode(t *testing.T, bin, redisURL, id string) clusterNode {
+func startClusterNode(t *testing.T, bin, redisURL, s3Endpoint, id string) clusterNode {
 	t.Helper()
 	httpPort, udpPort := testutil.FreePort(t, "tcp"), testutil.FreePort(t, "udp")
 	dir := t.TempDir()
-	v := testutil.StartVigil(t, bin, dir, httpPort, udpPort, "--cluster-redis", redisURL, "--cluster-node", id)
+	v := testutil.StartVigil(t, bin, dir, httpPort, udpPort, "--cluster-redis", redisURL, "--cluster-node", id,
+		"--s3-endpoint", s3Endpoint, "--s3-bucket", testutil.S3Bucket, "--s3-access-key", testutil.S3AccessKey,
+		"--s3-secret-key", testutil.S3SecretKey, "--s3-node", id)
 	return clusterNode{id: id, dir: dir, Vigil: v}
+}
+
+// archiveView is GET /api/v1/recordings?cluster=true.
+type archiveView struct {
+	Recordings []struct {
+		ID     string `json:"id"`
+		Key    string `json:"key"`
+		Node   string `json:"node"`
+		Stream string `json:"stream"`
+	} `json:"recordings"`
+	Total int `json:"total"`
 }
 
 // wcs posts a Web Call Server API call and returns the status and body.
@@ -126,11 +141,12 @@ func publishAudio(t *testing.T, api *webrtc.API, endpoint string) *publish.Sessi
 // and everything converges once Redis is back.
 func TestClusterPlacesFailsAndSurvivesRedis(t *testing.T) {
 	redis := testutil.StartRedis(t)
+	bucket := testutil.StartS3(t)
 	bin := testutil.BuildVigil(t)
 	nodes := []clusterNode{
-		startClusterNode(t, bin, redis.URL(), "node1"),
-		startClusterNode(t, bin, redis.URL(), "node2"),
-		startClusterNode(t, bin, redis.URL(), "node3"),
+		startClusterNode(t, bin, redis.URL(), bucket.Endpoint, "node1"),
+		startClusterNode(t, bin, redis.URL(), bucket.Endpoint, "node2"),
+		startClusterNode(t, bin, redis.URL(), bucket.Endpoint, "node3"),
 	}
 	n1, n2, n3 := nodes[0], nodes[1], nodes[2]
 	testutil.WaitFor(t, "three nodes registered", testutil.Scaled(15*time.Second), func() bool {
@@ -223,6 +239,52 @@ func TestClusterPlacesFailsAndSurvivesRedis(t *testing.T) {
 		}
 	}
 	require.Equal(t, publishers, recorded, "one valid file per stream")
+	// The bucket is the archive of every node: node 3 lists all thirty, each with its node.
+	var archive archiveView
+	testutil.WaitFor(t, "the bucket lists the thirty recordings", testutil.Scaled(30*time.Second), func() bool {
+		return getJSON(t, n3.Base, "/api/v1/recordings?cluster=true", &archive) == http.StatusOK && archive.Total == publishers
+	})
+	for _, rec := range archive.Recordings {
+		require.Equal(t, holder[rec.Stream], rec.Node, "%s", rec.Key)
+		require.True(t, strings.HasPrefix(rec.Key, rec.Node+"/"), rec.Key)
+	}
+
+	// c. A WHEP viewer on a node that does not hold the stream.
+	video, err := publish.BuiltinVideo(media.H264, "240p")
+	require.NoError(t, err)
+	audio, err := publish.BuiltinAudio()
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.Scaled(60*time.Second))
+	camera, err := publish.Start(ctx, publish.Options{Endpoint: n1.Base + "/whip/lobby", Video: video, Audio: audio,
+		API: api, Log: testLogger(t), Client: &whip.Client{}})
+	cancel()
+	require.NoError(t, err)
+	var watchFrom clusterNode
+	for _, n := range nodes {
+		if !strings.HasPrefix(camera.ResourceURL(), n.Base+"/") {
+			watchFrom = n
+		}
+	}
+	remote := &testServer{t: t, base: watchFrom.Base, api: api, http: &http.Client{}}
+	v := remote.view("lobby")
+	testutil.WaitFor(t, "2 s of video at the viewer on "+watchFrom.id, testutil.Scaled(20*time.Second), func() bool {
+		_, pkts, _ := v.videoWithin(time.Hour)
+		return len(pkts) > 0 && time.Duration(pkts[len(pkts)-1].Timestamp-pkts[0].Timestamp)*time.Second/90000 >= 2*time.Second
+	})
+	codec, pkts, firstAt := v.videoWithin(2 * time.Second)
+	require.Equal(t, media.H264, codec)
+	require.True(t, media.IsKeyframeStart(codec, pkts[0].Payload), "the first video packet starts a keyframe")
+	t.Logf("viewer on %s of a stream of another node: first video %v after its offer", watchFrom.id,
+		firstAt.Sub(v.joined).Round(10*time.Millisecond))
+	require.Less(t, firstAt.Sub(v.joined), 2*time.Second)
+	frames, errs := decode(t, writeVideo(t, codec, pkts))
+	require.Empty(t, errs)
+	require.GreaterOrEqual(t, frames, 45)
+	require.NotContains(t, watchFrom.streamNames(t), "lobby", "the relay is no stream of its own")
+	v.close()
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	require.NoError(t, camera.Close(ctx))
+	cancel()
 
 	// d. Node 2 dies.
 	killed := time.Now()
@@ -233,6 +295,22 @@ func TestClusterPlacesFailsAndSurvivesRedis(t *testing.T) {
 		return getJSON(t, n1.Base, "/api/v1/cluster", &v) == http.StatusOK && !strings.Contains(strings.Join(v.ids(), ","), "node2")
 	})
 	t.Logf("node2 left the registry %v after its kill", time.Since(killed).Round(100*time.Millisecond))
+	// Its finished segments stay listed, and playable, from the bucket through node 1.
+	require.Equal(t, http.StatusOK, getJSON(t, n1.Base, "/api/v1/recordings?cluster=true", &archive))
+	require.Equal(t, publishers, archive.Total)
+	var ofNode2 []string
+	for _, rec := range archive.Recordings {
+		if rec.Node == "node2" {
+			ofNode2 = append(ofNode2, rec.ID)
+		}
+	}
+	require.Len(t, ofNode2, counts["node2"])
+	status, body = rawGet(t, n1.Base+"/api/v1/recordings/"+ofNode2[0])
+	require.Equal(t, http.StatusOK, status)
+	downloaded := filepath.Join(t.TempDir(), "from-bucket.mp4")
+	require.NoError(t, os.WriteFile(downloaded, []byte(body), 0o644))
+	require.Equal(t, []string{"opus"}, testutil.FFprobe(t, downloaded).Codecs())
+	testutil.FFmpegDecode(t, downloaded)
 	var orphans []int
 	for i := range sessions {
 		if holder[fmt.Sprintf("cam-%02d", i)] == "node2" {
@@ -270,6 +348,10 @@ func TestClusterPlacesFailsAndSurvivesRedis(t *testing.T) {
 	status, body = rawGet(t, n3.Base+"/api/v1/cluster")
 	require.Equal(t, http.StatusServiceUnavailable, status)
 	require.Contains(t, body, "Redis")
+	elsewhere := n3.streamNames(t)[0]
+	status, body = wcs(t, n1.Base, "stream/startRecording", fmt.Sprintf(`{"name":%q}`, elsewhere))
+	require.Equal(t, http.StatusServiceUnavailable, status, "a call about a stream of another node: %s", body)
+	require.Contains(t, body, "Redis")
 	require.Len(t, n1.streamNames(t), after["node1"], "node1 keeps its streams")
 	require.Len(t, n3.streamNames(t), after["node3"], "node3 keeps its streams")
 	extra := publishAudio(t, api, n1.Base+"/whip/cam-during-outage")
@@ -293,9 +375,7 @@ func TestClusterPlacesFailsAndSurvivesRedis(t *testing.T) {
 		onNode3 = name
 		break
 	}
-	audio, err := publish.BuiltinAudio()
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), testutil.Scaled(30*time.Second))
+	ctx, cancel = context.WithTimeout(context.Background(), testutil.Scaled(30*time.Second))
 	defer cancel()
 	_, err = publish.Start(ctx, publish.Options{Endpoint: n1.Base + "/whip/" + onNode3, Audio: audio, API: api,
 		Log: testLogger(t), Client: &whip.Client{}})

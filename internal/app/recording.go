@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigilrec/vigil/internal/api"
 	"github.com/vigilrec/vigil/internal/catalog"
 	"github.com/vigilrec/vigil/internal/hook"
 	"github.com/vigilrec/vigil/internal/recorder"
@@ -182,11 +183,57 @@ type recordings struct {
 
 func (r recordings) List(f catalog.Filter) ([]catalog.Segment, int, error) { return r.cat.List(f) }
 
-func (r recordings) Get(id string) (catalog.Segment, error) { return r.cat.Get(id) }
+// Get is a segment of the catalog or, failing that, of the bucket (a segment another node of
+// the cluster, even one that is gone, recorded and offloaded).
+func (r recordings) Get(id string) (catalog.Segment, error) {
+	seg, err := r.cat.Get(id)
+	if errors.Is(err, catalog.ErrNotFound) && r.up != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if a, aerr := r.archived(ctx, id); aerr == nil {
+			return a.Segment, nil
+		}
+	}
+	return seg, err
+}
+
+// archived finds segment id in the bucket. It asks every object (see Uploader.Archive): meant
+// for the occasional segment of another node, not for bulk reading.
+func (r recordings) archived(ctx context.Context, id string) (upload.Archived, error) {
+	list, err := r.up.Archive(ctx, "")
+	if err != nil {
+		return upload.Archived{}, err
+	}
+	for _, a := range list {
+		if a.ID == id {
+			return a, nil
+		}
+	}
+	return upload.Archived{}, fmt.Errorf("segment %s: %w", id, catalog.ErrNotFound)
+}
+
+// Archive lists the bucket: every node's offloaded segments.
+func (r recordings) Archive(ctx context.Context, stream string) ([]upload.Archived, error) {
+	if r.up == nil {
+		return nil, api.ErrNoArchive
+	}
+	return r.up.Archive(ctx, stream)
+}
 
 // Open returns a segment's bytes, from the local file or, once offloaded, from S3.
 func (r recordings) Open(ctx context.Context, id string) (io.ReadSeekCloser, string, string, time.Time, error) {
 	c, err := openSegment(ctx, r.cat, r.up, id)
+	if errors.Is(err, catalog.ErrNotFound) && r.up != nil {
+		a, aerr := r.archived(ctx, id)
+		if aerr != nil {
+			return nil, "", "", time.Time{}, err
+		}
+		obj, _, mod, oerr := r.up.Open(ctx, a.Key)
+		if oerr != nil {
+			return nil, "", "", time.Time{}, oerr
+		}
+		return obj, a.Path, a.Container, mod, nil
+	}
 	if err != nil {
 		return nil, "", "", time.Time{}, err
 	}

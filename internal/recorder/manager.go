@@ -42,6 +42,8 @@ type Config struct {
 	WriteRetry time.Duration
 	// Guard, when set, may refuse a new recording (wrapping ErrRefused).
 	Guard func(stream string) error
+	// Skip, when set, names streams the record policy does not record by itself.
+	Skip func(stream string) bool
 }
 
 // Manager owns every recording.
@@ -267,6 +269,12 @@ func (m *Manager) Run(ctx context.Context) error {
 }
 
 func (m *Manager) wants(name string) bool {
+	m.mu.Lock()
+	skip := m.cfg.Skip
+	m.mu.Unlock()
+	if skip != nil && skip(name) {
+		return false
+	}
 	switch m.cfg.Auto {
 	case AutoAll:
 		return true
@@ -387,6 +395,14 @@ func (m *Manager) rotationWithLimit(r Rotation) Rotation {
 		return a
 	}
 	return Rotation{Duration: time.Duration(tighter(int64(r.Duration), int64(l.Duration))), Bytes: tighter(r.Bytes, l.Bytes)}
+}
+
+// SetSkip names the streams the record policy leaves alone (copies of streams recorded where they
+// are held); they may still be recorded on request.
+func (m *Manager) SetSkip(skip func(stream string) bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.cfg.Skip = skip
 }
 
 // SetGuard installs the check consulted before each new recording (the disk guard, built after

@@ -299,7 +299,7 @@ func (u *Uploader) put(ctx context.Context, s catalog.Segment) (etag, sum string
 		ctype = "video/webm"
 	}
 	_, err = u.client.PutObject(ctx, u.cfg.Bucket, s.Upload.Key, f, size, minio.PutObjectOptions{
-		PartSize: uint64(u.cfg.PartSize), ContentType: ctype, UserMetadata: map[string]string{"sha256": sum},
+		PartSize: uint64(u.cfg.PartSize), ContentType: ctype, UserMetadata: u.metadata(s, sum),
 	})
 	if err != nil {
 		return "", "", 0, fmt.Errorf("put %s: %w", s.Upload.Key, err)
