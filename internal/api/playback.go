@@ -67,6 +67,58 @@ func (s *Server) playbackSegments(stream string, from, to time.Time) ([]playback
 	return out, nil
 }
 
+// segmentSource is where a playback reads: this node's catalog, or with ?cluster=true the S3
+// bucket, the archive of every node of a cluster.
+type segmentSource struct {
+	list func(stream string, from, to time.Time) ([]playback.Segment, error)
+	open func(ctx context.Context, id string) (io.ReadSeekCloser, error)
+}
+
+func (s *Server) segmentSource(r *http.Request) (segmentSource, error) {
+	if r.URL.Query().Get("cluster") != "true" {
+		return segmentSource{list: s.playbackSegments, open: s.openSegment}, nil
+	}
+	archive, ok := s.deps.Recordings.(Archive)
+	if !ok {
+		return segmentSource{}, &httpError{status: http.StatusBadRequest, msg: ErrNoArchive.Error()}
+	}
+	keys := map[string]string{} // segment id → object key
+	return segmentSource{
+		list: func(stream string, from, to time.Time) ([]playback.Segment, error) {
+			if stream == "" {
+				return nil, &httpError{status: http.StatusBadRequest, msg: "stream is required (?stream=NAME)"}
+			}
+			all, err := archive.Archive(r.Context(), stream)
+			if errors.Is(err, ErrNoArchive) {
+				err = &httpError{status: http.StatusBadRequest, msg: err.Error()}
+			}
+			if err != nil {
+				return nil, err
+			}
+			if len(all) == 0 {
+				return nil, &httpError{status: http.StatusNotFound, msg: "stream " + stream + " has no recordings in the bucket"}
+			}
+			var out []playback.Segment
+			for _, a := range all {
+				if !a.End.After(a.Start) || (!from.IsZero() && !a.End.After(from)) || (!to.IsZero() && !a.Start.Before(to)) {
+					continue
+				}
+				keys[a.ID] = a.Key
+				out = append(out, playback.Segment{ID: a.ID, Start: a.Start, End: a.End, Container: a.Container,
+					VideoCodec: a.VideoCodec, AudioCodec: a.AudioCodec, Remote: true})
+			}
+			return out, nil
+		},
+		open: func(ctx context.Context, id string) (io.ReadSeekCloser, error) {
+			key, ok := keys[id]
+			if !ok {
+				return nil, fmt.Errorf("segment %s: %w", id, catalog.ErrNotFound)
+			}
+			return archive.OpenArchived(ctx, key)
+		},
+	}, nil
+}
+
 var segmentStatesAll = []catalog.State{catalog.StateRecording, catalog.StateClosed, catalog.StateRecovered, catalog.StateDeleted}
 
 func (s *Server) handlePlaybackList(w http.ResponseWriter, r *http.Request) {
@@ -85,7 +137,12 @@ func (s *Server) handlePlaybackList(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.deps.Log, err)
 		return
 	}
-	segs, err := s.playbackSegments(stream, from, to)
+	src, err := s.segmentSource(r)
+	if err != nil {
+		writeError(w, r, s.deps.Log, err)
+		return
+	}
+	segs, err := src.list(stream, from, to)
 	if err != nil {
 		writeError(w, r, s.deps.Log, err)
 		return
@@ -156,13 +213,17 @@ func (s *Server) handlePlayback(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.deps.Log, err)
 		return
 	}
-	if req.Segments, err = s.playbackSegments(stream, req.Start, req.End); err != nil {
+	src, err := s.segmentSource(r)
+	if err == nil {
+		req.Segments, err = src.list(stream, req.Start, req.End)
+	}
+	if err != nil {
 		writeError(w, r, s.deps.Log, err)
 		return
 	}
 	plan, err := playback.Prepare(req)
 	if err == nil {
-		err = plan.Locate(r.Context(), req, s.openSegment)
+		err = plan.Locate(r.Context(), req, src.open)
 	}
 	if err != nil {
 		writeError(w, r, s.deps.Log, err)
@@ -189,7 +250,7 @@ func (s *Server) handlePlayback(w http.ResponseWriter, r *http.Request) {
 		h.Set("Accept-Ranges", "bytes")
 	default:
 		h.Set("Accept-Ranges", "bytes")
-		size, err := playback.Measure(r.Context(), req, plan, s.openSegment)
+		size, err := playback.Measure(r.Context(), req, plan, src.open)
 		if err != nil {
 			writeError(w, r, s.deps.Log, err)
 			return
@@ -212,9 +273,9 @@ func (s *Server) handlePlayback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if n < 0 {
-		_, err = playback.Export(r.Context(), w, req, plan, s.openSegment)
+		_, err = playback.Export(r.Context(), w, req, plan, src.open)
 	} else {
-		err = playback.ExportRange(r.Context(), w, req, plan, s.openSegment, from, n)
+		err = playback.ExportRange(r.Context(), w, req, plan, src.open, from, n)
 	}
 	if err != nil {
 		// The answer has begun: all that is left is to say so in the log and cut it short.

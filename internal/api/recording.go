@@ -239,9 +239,10 @@ func (s *Server) handleStopRecording(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, toRecordingJSON(st))
 }
 
-// Archive lists the S3 bucket, the archive of every node of a cluster.
+// Archive lists the S3 bucket, the archive of every node of a cluster, and opens its objects.
 type Archive interface {
 	Archive(ctx context.Context, stream string) ([]upload.Archived, error)
+	OpenArchived(ctx context.Context, key string) (io.ReadSeekCloser, error)
 }
 
 // ErrNoArchive means recordings are not offloaded, so there is no bucket to list.

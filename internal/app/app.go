@@ -130,6 +130,9 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	if err == nil {
 		authn, authState, err = newAuth(cfg, ln.Addr(), log.With("component", "auth")) // auth.go
 	}
+	if err == nil { // its view of this node (clusterLocal) is read once the server runs
+		a.cluster, err = newCluster(cfg, ln.Addr(), clusterLocal{a}, log.With("component", "cluster")) // cluster.go
+	}
 	if err != nil {
 		_ = engine.Close()
 		_ = cat.Close()
@@ -150,15 +153,6 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		log.With("component", "egress"))
 	a.refusals = api.NewRefusals()
 	metricsHandler, health := a.setupMetrics() // metrics.go
-	if a.cluster, err = newCluster(cfg, ln.Addr(), clusterLocal{a}, log.With("component", "cluster")); err != nil {
-		_ = engine.Close()
-		_ = cat.Close()
-		_ = ln.Close()
-		if pprofLn != nil {
-			_ = pprofLn.Close()
-		}
-		return nil, err
-	}
 	var clusterDep api.Cluster
 	var relayDep api.Relay
 	if a.cluster != nil {

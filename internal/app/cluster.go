@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/vigilrec/vigil/internal/cluster"
 	"github.com/vigilrec/vigil/internal/config"
@@ -33,8 +34,13 @@ func newCluster(cfg config.Config, httpAddr net.Addr, local cluster.Local, log *
 	if base == "" {
 		base = advertisedURL(cfg, httpAddr)
 	}
+	var affinity []cluster.Affinity
+	for _, a := range cfg.Cluster.Affinity {
+		pattern, node, _ := strings.Cut(a, "=") // validated by config
+		affinity = append(affinity, cluster.Affinity{Pattern: pattern, Node: node})
+	}
 	c, err := cluster.New(cluster.Config{Redis: cfg.Cluster.Redis, Node: id, URL: base,
-		Heartbeat: cfg.Cluster.Heartbeat.D(), TTL: cfg.Cluster.TTL.D()}, local, log)
+		Heartbeat: cfg.Cluster.Heartbeat.D(), TTL: cfg.Cluster.TTL.D(), Affinity: affinity}, local, log)
 	if err != nil {
 		return nil, err
 	}

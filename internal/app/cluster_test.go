@@ -44,10 +44,12 @@ func startClusterNode(t *testing.T, bin, redisURL, s3Endpoint, id string) cluste
 // archiveView is GET /api/v1/recordings?cluster=true.
 type archiveView struct {
 	Recordings []struct {
-		ID     string `json:"id"`
-		Key    string `json:"key"`
-		Node   string `json:"node"`
-		Stream string `json:"stream"`
+		ID     string    `json:"id"`
+		Key    string    `json:"key"`
+		Node   string    `json:"node"`
+		Stream string    `json:"stream"`
+		Start  time.Time `json:"start"`
+		End    time.Time `json:"end"`
 	} `json:"recordings"`
 	Total int `json:"total"`
 }
@@ -299,9 +301,12 @@ func TestClusterPlacesFailsAndSurvivesRedis(t *testing.T) {
 	require.Equal(t, http.StatusOK, getJSON(t, n1.Base, "/api/v1/recordings?cluster=true", &archive))
 	require.Equal(t, publishers, archive.Total)
 	var ofNode2 []string
+	playbackURL := ""
 	for _, rec := range archive.Recordings {
 		if rec.Node == "node2" {
 			ofNode2 = append(ofNode2, rec.ID)
+			playbackURL = fmt.Sprintf("%s/api/v1/playback?cluster=true&stream=%s&start=%s&end=%s", n1.Base, rec.Stream,
+				url.QueryEscape(rec.Start.Format(time.RFC3339Nano)), url.QueryEscape(rec.End.Format(time.RFC3339Nano)))
 		}
 	}
 	require.Len(t, ofNode2, counts["node2"])
@@ -311,6 +316,14 @@ func TestClusterPlacesFailsAndSurvivesRedis(t *testing.T) {
 	require.NoError(t, os.WriteFile(downloaded, []byte(body), 0o644))
 	require.Equal(t, []string{"opus"}, testutil.FFprobe(t, downloaded).Codecs())
 	testutil.FFmpegDecode(t, downloaded)
+	status, body = rawGet(t, playbackURL) // the playback endpoint reads the bucket too
+	require.Equal(t, http.StatusOK, status, body)
+	exported := filepath.Join(t.TempDir(), "export.mp4")
+	require.NoError(t, os.WriteFile(exported, []byte(body), 0o644))
+	p := testutil.FFprobe(t, exported)
+	require.Equal(t, []string{"opus"}, p.Codecs())
+	require.Greater(t, p.Duration, 1.0)
+	testutil.FFmpegDecode(t, exported)
 	var orphans []int
 	for i := range sessions {
 		if holder[fmt.Sprintf("cam-%02d", i)] == "node2" {

@@ -197,6 +197,15 @@ func (r recordings) Get(id string) (catalog.Segment, error) {
 	return seg, err
 }
 
+// OpenArchived opens an object of the bucket.
+func (r recordings) OpenArchived(ctx context.Context, key string) (io.ReadSeekCloser, error) {
+	if r.up == nil {
+		return nil, api.ErrNoArchive
+	}
+	obj, _, _, err := r.up.Open(ctx, key)
+	return obj, err
+}
+
 // archived finds segment id in the bucket. It asks every object (see Uploader.Archive): meant
 // for the occasional segment of another node, not for bulk reading.
 func (r recordings) archived(ctx context.Context, id string) (upload.Archived, error) {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path"
 	"slices"
 	"strconv"
 	"sync"
@@ -45,7 +46,12 @@ type Config struct {
 	// Reserve is how long a placement holds a stream name for its node before the publisher
 	// arrives there. Default 15 s.
 	Reserve time.Duration
+	// Affinity pins names matching a pattern (path.Match) to a node while it is alive.
+	Affinity []Affinity
 }
+
+// Affinity is one stream-name pattern pinned to a node.
+type Affinity struct{ Pattern, Node string }
 
 // Load is what placement weighs.
 type Load struct {
@@ -395,7 +401,7 @@ func (c *Cluster) Place(ctx context.Context, name string) (Node, error) {
 				return Node{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 			}
 		}
-		chosen, err := c.choose(ctx)
+		chosen, err := c.choose(ctx, name)
 		if err != nil {
 			return Node{}, err
 		}
@@ -418,13 +424,23 @@ func (c *Cluster) Place(ctx context.Context, name string) (Node, error) {
 	return Node{}, fmt.Errorf("place %s: the name keeps changing hands", name)
 }
 
-// choose is the least loaded live node: fewest streams, counting those placed on it and not
+// choose is the node a stream name is pinned to (Config.Affinity) if that node is alive, else
+// the least loaded live node: fewest streams, counting those placed on it and not
 // arrived yet; nodes whose disk is low or whose CPU is nearly saturated only when every node is.
 // This node wins a tie (no redirect), then the lowest id.
-func (c *Cluster) choose(ctx context.Context) (Node, error) {
+func (c *Cluster) choose(ctx context.Context, name string) (Node, error) {
 	nodes, err := c.Nodes(ctx)
 	if err != nil {
 		return Node{}, err
+	}
+	for _, a := range c.cfg.Affinity {
+		if ok, _ := path.Match(a.Pattern, name); !ok {
+			continue
+		}
+		if i := slices.IndexFunc(nodes, func(n Node) bool { return n.ID == a.Node }); i >= 0 {
+			return nodes[i], nil
+		}
+		break // pinned to a node that is not alive: placed by load
 	}
 	self := c.Self()
 	if !slices.ContainsFunc(nodes, func(n Node) bool { return n.ID == self.ID }) {

@@ -214,3 +214,21 @@ func TestLocateBySession(t *testing.T) {
 	_, _, err = a.LocateSession(ctx, "session-other")
 	require.ErrorIs(t, err, ErrNotFound)
 }
+
+func TestAffinityPinsNamesToALiveNode(t *testing.T) {
+	redis := testutil.StartRedis(t)
+	ctx := context.Background()
+	a, _ := newNode(t, redis.URL(), "a")
+	a.cfg.Affinity = []Affinity{{Pattern: "lobby-*", Node: "b"}, {Pattern: "gate-*", Node: "gone"}}
+	b, _ := newNode(t, redis.URL(), "b")
+	require.NoError(t, a.beat(ctx))
+	require.NoError(t, b.beat(ctx))
+	for i := range 3 {
+		n, err := a.Place(ctx, fmt.Sprintf("lobby-%d", i))
+		require.NoError(t, err)
+		require.Equal(t, "b", n.ID, "pinned whatever the load")
+	}
+	n, err := a.Place(ctx, "gate-1")
+	require.NoError(t, err)
+	require.Equal(t, "a", n.ID, "pinned to a node that is not alive: placed by load")
+}

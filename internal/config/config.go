@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -82,6 +83,9 @@ type ClusterConfig struct {
 	// TTL is how long an entry outlives its last refresh: a node that stops refreshing (killed,
 	// cut off) leaves the registry, and its streams the directory, this long after.
 	TTL Duration `yaml:"ttl"`
+	// Affinity pins stream names to nodes, PATTERN=NODE (cam-lobby-*=rec-1): a new publisher of
+	// a matching name goes to that node while it is alive, whatever the load; the first match wins.
+	Affinity []string `yaml:"affinity"`
 }
 
 // RecordConfig is how streams are recorded.
@@ -322,7 +326,7 @@ func Default() Config {
 		Limits: LimitsConfig{Publishers: 1000, Viewers: 5000, ViewersPerStream: 1000, SDPBytes: 64 << 10,
 			MediaSections: 8, Candidates: 64, OffersPerSecond: 10, OfferBurst: 20, HTTPConnections: 4096,
 			HTTPReadTimeout: Duration(30 * time.Second), HTTPIdleTimeout: Duration(2 * time.Minute)},
-		Cluster: ClusterConfig{Heartbeat: Duration(time.Second), TTL: Duration(5 * time.Second)},
+		Cluster: ClusterConfig{Heartbeat: Duration(time.Second), TTL: Duration(5 * time.Second), Affinity: []string{}},
 	}
 }
 
@@ -439,6 +443,12 @@ func (c ClusterConfig) problems() []error {
 	}
 	if c.Heartbeat <= 0 {
 		errs = append(errs, fmt.Errorf("cluster.heartbeat: %v must be positive", c.Heartbeat))
+	}
+	for _, a := range c.Affinity {
+		pattern, node, ok := strings.Cut(a, "=")
+		if _, err := path.Match(pattern, ""); !ok || pattern == "" || node == "" || err != nil {
+			errs = append(errs, fmt.Errorf("cluster.affinity: %q is not PATTERN=NODE, e.g. cam-lobby-*=rec-1", a))
+		}
 	}
 	if c.TTL < 2*c.Heartbeat {
 		errs = append(errs, fmt.Errorf("cluster.ttl: %v must be at least two heartbeats (%v)", c.TTL, 2*c.Heartbeat))
