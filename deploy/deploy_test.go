@@ -20,34 +20,17 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/vigilrec/vigil/internal/testutil"
 )
 
 // root is the repository's top directory, seen from this package.
 const root = ".."
 
-// tool finds a program: the variable env names (if any), then PATH, then the cache bash .ci/run
-// installs Go programs into.
+// tool finds a program a test needs (testutil.NeedTool).
 func tool(t *testing.T, env, name string) string {
 	t.Helper()
-	if env != "" {
-		if p := os.Getenv(env); p != "" {
-			return p
-		}
-	}
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		p := filepath.Join(home, ".cache", "vigil-bin", name)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("VIGIL_REQUIRE_TOOLS") != "" {
-		t.Fatalf("%s is not installed (bash .ci/run installs it)", name)
-	}
-	t.Skipf("%s is not installed (bash .ci/run installs it)", name)
-	return ""
+	return testutil.NeedTool(t, env, name)
 }
 
 // run runs a command and returns its standard output, failing the test with both outputs if

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/vigilrec/vigil/internal/cli"
 	"github.com/vigilrec/vigil/internal/config"
+	"github.com/vigilrec/vigil/internal/testutil"
 )
 
 // The Kubernetes API the manifests are validated against comes from the OpenAPI document in
@@ -234,10 +236,7 @@ func fromModuleCache(t *testing.T, env, module, rel string) string {
 			return p
 		}
 	}
-	if os.Getenv("VIGIL_REQUIRE_TOOLS") != "" {
-		t.Fatalf("%s is not set and %s is not in the module cache (bash .ci/run downloads it)", env, module)
-	}
-	t.Skipf("%s is not set and %s is not in the module cache (bash .ci/run downloads it)", env, module)
+	testutil.Missing(t, fmt.Sprintf("%s is not set and %s is not in the module cache (bash .ci/run downloads it)", env, module))
 	return ""
 }
 

@@ -112,28 +112,14 @@ func (v clusterView) ids() []string {
 	return out
 }
 
-// publishAudio publishes the built-in Opus tone to endpoint; it ends with the test.
+// publishAudio publishes the built-in Opus tone to endpoint (base/whip/name), through the
+// harness's publisher (retries included); it ends with the test.
 func publishAudio(t *testing.T, api *webrtc.API, endpoint string) *publish.Session {
 	t.Helper()
-	audio, err := publish.BuiltinAudio()
-	require.NoError(t, err)
-	opts := publish.Options{Endpoint: endpoint, Audio: audio, API: api, Log: testLogger(t), Client: &whip.Client{}}
-	var sess *publish.Session
-	for attempt := 1; ; attempt++ {
-		ctx, cancel := context.WithTimeout(context.Background(), testutil.Scaled(60*time.Second))
-		sess, err = publish.Start(ctx, opts)
-		cancel()
-		if err == nil || attempt == 3 || !strings.Contains(err.Error(), "connection failed") {
-			break
-		}
-	}
-	require.NoError(t, err, "publish to %s", endpoint)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = sess.Close(ctx)
-	})
-	return sess
+	base, name, ok := strings.Cut(endpoint, "/whip/")
+	require.True(t, ok, endpoint)
+	node := &testServer{t: t, base: base, api: api, http: &http.Client{}}
+	return node.publishWith(name, media.H264, "240p", func(o *publish.Options) { o.Video = nil })
 }
 
 // TestClusterPlacesFailsAndSurvivesRedis runs three nodes on one Redis: thirty publishers all

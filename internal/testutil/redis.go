@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -24,16 +23,10 @@ type Redis struct {
 }
 
 // StartRedis starts redis-server; it stops with the test. The test is skipped when redis-server
-// is not installed (bash .ci/run installs it), or fails if VIGIL_REQUIRE_TOOLS is set.
+// is not installed (see Missing).
 func StartRedis(t testing.TB) *Redis {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("VIGIL_REQUIRE_TOOLS") != "" {
-			t.Fatal("redis-server is not installed (bash .ci/run installs it)")
-		}
-		t.Skip("redis-server is not installed (bash .ci/run installs it)")
-	}
+	bin := NeedTool(t, "", "redis-server")
 	r := &Redis{t: t, bin: bin, dir: t.TempDir(), Port: FreePort(t, "tcp")}
 	r.Start()
 	t.Cleanup(r.Stop)

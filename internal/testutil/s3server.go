@@ -36,31 +36,11 @@ type S3Server struct {
 	Client   *minio.Client
 }
 
-// versitygwBin finds the server: $VERSITYGW, then PATH, then the cache .ci/run installs it into.
-func versitygwBin() string {
-	if p := os.Getenv("VERSITYGW"); p != "" {
-		return p
-	}
-	if p, err := exec.LookPath("versitygw"); err == nil {
-		return p
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		p := filepath.Join(home, ".cache", "vigil-bin", "versitygw")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return ""
-}
-
 // StartS3 starts versitygw on a free loopback port with a fresh bucket; it stops with the test.
-// The test is skipped when versitygw is not installed (bash .ci/run installs it).
+// The test is skipped when versitygw is not installed (see Missing).
 func StartS3(t testing.TB) *S3Server {
 	t.Helper()
-	bin := versitygwBin()
-	if bin == "" {
-		t.Skip("versitygw is not installed (bash .ci/run installs it)")
-	}
+	bin := NeedTool(t, "VERSITYGW", "versitygw")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
