@@ -78,7 +78,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	}
 	engine, err := rtc.NewEngine(rtc.Config{
 		UDPAddr: cfg.UDP, UDPReceiveBuffer: int(cfg.UDPReceiveBuffer),
-		UDPReadInterval: cfg.UDPReadInterval.D(), PublicIPs: cfg.PublicIPs,
+		UDPReadInterval: cfg.UDPReadInterval.D(), NoDirectMedia: !cfg.UDPDirectMedia, PublicIPs: cfg.PublicIPs,
 		DisconnectedTimeout: cfg.Sessions.DisconnectedTimeout.D(), FailedTimeout: cfg.Sessions.FailedTimeout.D(),
 	}, log.With("component", "rtc"))
 	if err != nil {

@@ -9,8 +9,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/pion/webrtc/v4"
-
 	"github.com/vigilrec/vigil/internal/hub"
 	"github.com/vigilrec/vigil/internal/rtc"
 	"github.com/vigilrec/vigil/internal/session"
@@ -21,7 +19,7 @@ var ErrSessionNotFound = errors.New("publishing session not found")
 
 // Engine is the part of rtc.Engine a manager needs.
 type Engine interface {
-	API() *webrtc.API
+	NewPublisherConnection(log *slog.Logger) (*rtc.PublisherConn, error)
 	Feedback() *rtc.FeedbackCounter
 }
 

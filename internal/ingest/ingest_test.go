@@ -22,15 +22,15 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// engine is the server side of the tests: pion's client API (an ephemeral UDP port per session,
-// loopback candidates) with the same codecs and interceptors as the server's shared port.
-type engine struct {
-	api      *webrtc.API
-	feedback *rtc.FeedbackCounter
+// newEngine is the server's media engine on a loopback port of its own, closed when the test ends.
+func newEngine(t *testing.T, logs *testutil.Logs) *rtc.Engine {
+	t.Helper()
+	eng, err := rtc.NewEngine(rtc.Config{UDPAddr: "127.0.0.1:0", UDPReadInterval: 5 * time.Millisecond,
+		DisconnectedTimeout: 5 * time.Second, FailedTimeout: 10 * time.Second}, logs.Logger())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = eng.Close() })
+	return eng
 }
-
-func (e engine) API() *webrtc.API               { return e.api }
-func (e engine) Feedback() *rtc.FeedbackCounter { return e.feedback }
 
 type fixture struct {
 	mgr  *Manager
@@ -42,11 +42,9 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	logs := testutil.NewLogs()
-	feedback := rtc.NewFeedbackCounter()
-	api, err := rtc.NewClientAPIWithFeedback(logs.Logger(), feedback)
-	require.NoError(t, err)
+	eng := newEngine(t, logs)
 	h := hub.New(hub.Config{})
-	f := &fixture{mgr: NewManager(Config{ConnectTimeout: 10 * time.Second}, engine{api, feedback}, h, logs.Logger()),
+	f := &fixture{mgr: NewManager(Config{ConnectTimeout: 10 * time.Second}, eng, h, logs.Logger()),
 		hub: h, logs: logs}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -167,17 +165,15 @@ func TestPublishRefusals(t *testing.T) {
 
 func TestRunEndsSessionsAndRefusesNewOnes(t *testing.T) {
 	logs := testutil.NewLogs()
-	feedback := rtc.NewFeedbackCounter()
-	api, err := rtc.NewClientAPIWithFeedback(logs.Logger(), feedback)
-	require.NoError(t, err)
+	eng := newEngine(t, logs)
 	h := hub.New(hub.Config{})
-	mgr := NewManager(Config{}, engine{api, feedback}, h, logs.Logger())
+	mgr := NewManager(Config{}, eng, h, logs.Logger())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = mgr.Run(ctx) }()
 
 	_, offer := newPublisher(t)
-	_, _, err = mgr.Publish(context.Background(), "cam", offer)
+	_, _, err := mgr.Publish(context.Background(), "cam", offer)
 	require.NoError(t, err)
 	cancel()
 	<-done

@@ -27,7 +27,7 @@ type publisher struct {
 	offer  rtc.Offer
 	log    *slog.Logger
 
-	pc      *webrtc.PeerConnection
+	pc      *rtc.PublisherConn
 	readers sync.WaitGroup
 
 	mu        sync.Mutex
@@ -38,20 +38,20 @@ type publisher struct {
 var _ hub.Source = (*publisher)(nil)
 
 func (s *publisher) negotiate(ctx context.Context, offer string) (string, error) {
-	pc, err := s.mgr.engine.API().NewPeerConnection(webrtc.Configuration{})
+	pc, err := s.mgr.engine.NewPublisherConnection(s.log)
 	if err != nil {
-		return "", fmt.Errorf("new peer connection: %w", err)
+		return "", err
 	}
 	s.mu.Lock()
 	s.pc = pc
 	s.mu.Unlock()
-	s.Watch(pc)
+	s.Watch(pc.PeerConnection)
 	pc.OnTrack(s.onTrack)
-	answer, err := rtc.Answer(ctx, pc, offer)
+	answer, err := rtc.Answer(ctx, pc.PeerConnection, offer)
 	if err != nil {
 		return "", err
 	}
-	tracks := negotiatedTracks(pc)
+	tracks := negotiatedTracks(pc.PeerConnection)
 	if len(tracks) == 0 {
 		return "", fmt.Errorf("%w: no audio or video track could be negotiated", rtc.ErrNoSupportedCodec)
 	}
@@ -126,22 +126,23 @@ func (s *publisher) onTrack(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver)
 	s.mu.Unlock()
 	s.mgr.engine.Feedback().Watch(ssrc, s.stream)
 	s.stream.SetTrack(idx, trackInfo(c, track.Codec().RTPCodecCapability))
+	tr := s.pc.Receive(track, recv)
 	s.readers.Add(2)
-	go s.readRTP(track, idx, c)
-	go s.readRTCP(recv, idx)
+	go s.readRTP(tr, idx, c)
+	go s.readRTCP(tr, idx)
 	if c.Kind() == media.KindVideo {
 		s.RequestKeyframe()
 	}
 }
 
-func (s *publisher) readRTP(track *webrtc.TrackRemote, idx int, c media.Codec) {
+func (s *publisher) readRTP(track *rtc.TrackReceiver, idx int, c media.Codec) {
 	defer s.readers.Done()
 	buf := make([]byte, 1500)
 	kind := c.Kind()
 	// Subscribers keep packets after we read on: each is copied into the arena, not buf.
 	var arena media.Arena
 	for {
-		n, _, err := track.Read(buf)
+		n, err := track.Read(buf)
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				s.log.Debug("track read ended", "err", err)
@@ -160,9 +161,9 @@ func (s *publisher) readRTP(track *webrtc.TrackRemote, idx int, c media.Codec) {
 
 // readRTCP drains the receiver's RTCP (the interceptors need it read) and keeps the sender
 // reports, which map the track's RTP clock to wall-clock time for A/V sync in recordings.
-func (s *publisher) readRTCP(recv *webrtc.RTPReceiver, idx int) {
+func (s *publisher) readRTCP(track *rtc.TrackReceiver, idx int) {
 	defer s.readers.Done()
-	rtc.ReadRTCP(recv, func(p rtcp.Packet) {
+	track.ReadRTCP(func(p rtcp.Packet) {
 		if sr, ok := p.(*rtcp.SenderReport); ok {
 			s.stream.SetSenderReport(idx, hub.SenderReport{
 				NTPTime: rtc.NTPTime(sr.NTPTime), RTPTime: sr.RTPTime, Received: time.Now(),

@@ -30,6 +30,8 @@ const batchRing = 2048
 type batchConn struct {
 	conn     *net.UDPConn
 	interval time.Duration
+	// divert, when set, is offered every datagram first; those it takes never reach the mux.
+	divert func(b []byte, from netip.AddrPort) bool
 
 	mu       sync.Mutex
 	slots    []batchDatagram
@@ -55,9 +57,11 @@ type batchDatagram struct {
 
 // newBatchConn starts draining conn into a ring of ringSize datagrams, pausing interval between
 // batches. The returned conn owns conn: Close closes both.
-func newBatchConn(conn *net.UDPConn, interval time.Duration, ringSize int) *batchConn {
+func newBatchConn(conn *net.UDPConn, interval time.Duration, ringSize int,
+	divert func([]byte, netip.AddrPort) bool,
+) *batchConn {
 	c := &batchConn{
-		conn: conn, interval: interval, slots: make([]batchDatagram, ringSize),
+		conn: conn, interval: interval, divert: divert, slots: make([]batchDatagram, ringSize),
 		readable: make(chan struct{}, 1), space: make(chan struct{}, 1),
 		closing: make(chan struct{}), done: make(chan struct{}),
 	}
@@ -81,14 +85,38 @@ func (c *batchConn) drain() {
 			c.batches.Add(1)
 			c.datagrams.Add(uint64(k))
 		}
+		read := k
+		if c.divert != nil {
+			k = c.keepUndiverted(start, k)
+		}
 		c.commit(k, err)
 		if err != nil {
 			return
 		}
-		if k < free && !c.pause() {
+		if read < free && !c.pause() {
 			return
 		}
 	}
+}
+
+// keepUndiverted offers the k datagrams read at start to divert and moves those it leaves to the
+// front, returning how many are left for the mux. Only the draining goroutine touches these
+// slots before commit.
+func (c *batchConn) keepUndiverted(start, k int) int {
+	kept := 0
+	for i := start; i < start+k; i++ {
+		d := &c.slots[i]
+		if d.n > 0 && c.divert(d.buf[:d.n], d.addr) {
+			continue
+		}
+		if i != start+kept {
+			dst := &c.slots[start+kept]
+			dst.n, dst.addr = d.n, d.addr
+			copy(dst.buf[:d.n], d.buf[:d.n])
+		}
+		kept++
+	}
+	return kept
 }
 
 // reserve waits for free slots and returns the first one and how many follow it contiguously.

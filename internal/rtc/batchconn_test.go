@@ -19,7 +19,7 @@ func newLoopbackBatchConn(t *testing.T, interval time.Duration, ring int) (*batc
 	rc, err := conn.SyscallConn()
 	require.NoError(t, err)
 	_, _ = setReceiveBuffer(rc, 4<<20)
-	bc := newBatchConn(conn, interval, ring)
+	bc := newBatchConn(conn, interval, ring, nil)
 	t.Cleanup(func() { _ = bc.Close() })
 	peer, err := net.DialUDP("udp4", nil, conn.LocalAddr().(*net.UDPAddr))
 	require.NoError(t, err)

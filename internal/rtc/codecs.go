@@ -5,6 +5,8 @@ import (
 
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -69,12 +71,7 @@ func newMediaEngine(counter *FeedbackCounter) (*webrtc.MediaEngine, *interceptor
 		// and PLIs generated below pass through the counter only when it comes first.
 		reg.Add(counter)
 	}
-	// Retransmissions are asked for only once a hole is older than the reorder window, and at
-	// most three times per packet: under load, late packets must not turn into a NACK storm
-	// that makes the publisher send more than the link could carry in the first place.
-	genOpts := []nack.GeneratorOption{nack.GeneratorSkipLastN(nackReorderWindow),
-		nack.GeneratorMaxNacksPerPacket(nackMaxPerPacket)}
-	if err := webrtc.ConfigureNackWithOptions(m, reg, genOpts); err != nil {
+	if err := webrtc.ConfigureNackWithOptions(m, reg, nackGeneratorOptions()); err != nil {
 		return nil, nil, fmt.Errorf("configure nack: %w", err)
 	}
 	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
@@ -84,4 +81,35 @@ func newMediaEngine(counter *FeedbackCounter) (*webrtc.MediaEngine, *interceptor
 		return nil, nil, fmt.Errorf("configure twcc: %w", err)
 	}
 	return m, reg, nil
+}
+
+// Retransmissions are asked for only once a hole is older than the reorder window, and at most
+// three times per packet: under load, late packets must not turn into a NACK storm that makes the
+// publisher send more than the link could carry in the first place.
+func nackGeneratorOptions() []nack.GeneratorOption {
+	return []nack.GeneratorOption{nack.GeneratorSkipLastN(nackReorderWindow),
+		nack.GeneratorMaxNacksPerPacket(nackMaxPerPacket)}
+}
+
+// newReceiveRegistry builds the interceptors a publisher's incoming tracks are read through (see
+// PublisherConn): NACK generation, receiver reports and transport-wide congestion control
+// feedback, as newMediaEngine's registry has them for every other session.
+func newReceiveRegistry() (*interceptor.Registry, error) {
+	gen, err := nack.NewGeneratorInterceptor(nackGeneratorOptions()...)
+	if err != nil {
+		return nil, fmt.Errorf("nack generator: %w", err)
+	}
+	rr, err := report.NewReceiverInterceptor()
+	if err != nil {
+		return nil, fmt.Errorf("receiver reports: %w", err)
+	}
+	tw, err := twcc.NewSenderInterceptor()
+	if err != nil {
+		return nil, fmt.Errorf("twcc feedback: %w", err)
+	}
+	reg := &interceptor.Registry{}
+	reg.Add(gen)
+	reg.Add(rr)
+	reg.Add(tw)
+	return reg, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -26,6 +27,9 @@ type Config struct {
 	PublicIPs []string
 	// DisconnectedTimeout and FailedTimeout bound how long a silent peer is kept.
 	DisconnectedTimeout, FailedTimeout time.Duration
+	// NoDirectMedia keeps publishers' media on pion's receive path instead of decrypting it
+	// where the socket is read (see direct.go).
+	NoDirectMedia bool
 }
 
 // Engine builds server-side peer connections that share the UDP port, codecs and interceptors.
@@ -37,6 +41,14 @@ type Engine struct {
 	feedback *FeedbackCounter
 	rcvbuf   int
 	log      *slog.Logger
+
+	// What publisher connections are built from (see NewPublisherConnection).
+	settings          webrtc.SettingEngine
+	media             *webrtc.MediaEngine
+	publisherRegistry *interceptor.Registry
+	receiveRegistry   *interceptor.Registry
+	direct            *directPath
+	directMedia       bool
 }
 
 // NewEngine opens the media UDP socket and prepares the pion API.
@@ -45,11 +57,12 @@ func NewEngine(cfg Config, log *slog.Logger) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{conn: conn, feedback: NewFeedbackCounter(), log: log}
+	e := &Engine{conn: conn, feedback: NewFeedbackCounter(), log: log, direct: newDirectPath(),
+		directMedia: !cfg.NoDirectMedia}
 	e.applyReceiveBuffer(cfg.UDPReceiveBuffer)
 
 	lf := NewLoggerFactory(log)
-	e.batch = newBatchConn(conn, cfg.UDPReadInterval, batchRing)
+	e.batch = newBatchConn(conn, cfg.UDPReadInterval, batchRing, e.direct.divert)
 	e.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: e.batch, Logger: lf.NewLogger("ice-mux")})
 	m, reg, err := newMediaEngine(e.feedback)
 	if err != nil {
@@ -69,6 +82,15 @@ func NewEngine(cfg Config, log *slog.Logger) (*Engine, error) {
 		se.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
 	}
 	e.api = webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
+	// Publishers read their tracks through interceptors of their own (PublisherConn); pion's
+	// chain only counts the feedback they send.
+	e.settings, e.media = se, m
+	e.publisherRegistry = &interceptor.Registry{}
+	e.publisherRegistry.Add(e.feedback)
+	if e.receiveRegistry, err = newReceiveRegistry(); err != nil {
+		_ = e.Close()
+		return nil, err
+	}
 	return e, nil
 }
 

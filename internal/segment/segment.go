@@ -77,8 +77,29 @@ type Options struct {
 	Start time.Time
 }
 
-// BufferPool lends byte buffers; safe for concurrent use. The zero value is ready.
-type BufferPool struct{ p sync.Pool }
+// BufferPool lends byte buffers, and chunks of ChunkSize bytes; safe for concurrent use. The
+// zero value is ready.
+type BufferPool struct{ p, chunks sync.Pool }
+
+// ChunkSize is the size of the chunks a BufferPool lends.
+const ChunkSize = 16 << 10
+
+// GetChunk returns a buffer of ChunkSize bytes (not zeroed).
+func (bp *BufferPool) GetChunk() *[ChunkSize]byte {
+	if bp != nil {
+		if c, ok := bp.chunks.Get().(*[ChunkSize]byte); ok {
+			return c
+		}
+	}
+	return new([ChunkSize]byte)
+}
+
+// PutChunk gives a chunk back; the caller must not use it afterwards.
+func (bp *BufferPool) PutChunk(c *[ChunkSize]byte) {
+	if bp != nil {
+		bp.chunks.Put(c)
+	}
+}
 
 // Get returns an empty buffer, with the capacity of an earlier one when it can.
 func (bp *BufferPool) Get() *[]byte {

@@ -42,7 +42,9 @@ type Writer struct {
 // is known only when the next sample arrives, so it opens the next fragment unless the file ends.
 type track struct {
 	timescale uint32
-	frag      fragmentTrack
+	frag      fragmentTrack // samples and time; data and size are filled at flush from store
+	store     sampleData
+	pieces    [][]byte // store's pieces for the fragment being written, reused
 	held      bool
 	heldTicks uint64
 	lastDur   uint32
@@ -53,8 +55,10 @@ type track struct {
 func New(w io.WriteSeeker, tracks []segment.Track, opts segment.Options) (*Writer, error) {
 	init := mcfmp4.Init{}
 	fw := &Writer{w: w, opts: opts.WithDefaults()}
+	chunks := fw.opts.Buffers
 	if fw.opts.Buffers == nil {
 		fw.out = new([]byte)
+		chunks = &segment.BufferPool{} // the writer's own: chunks are still reused
 	}
 	for i, t := range tracks {
 		c, err := codecOf(t)
@@ -63,7 +67,7 @@ func New(w io.WriteSeeker, tracks []segment.Track, opts segment.Options) (*Write
 		}
 		init.Tracks = append(init.Tracks, &mcfmp4.InitTrack{ID: i + 1, TimeScale: t.ClockRate, Codec: c})
 		fw.tracks = append(fw.tracks, &track{timescale: t.ClockRate, lastDur: defaultDuration(t),
-			frag: fragmentTrack{id: uint32(i + 1)}})
+			frag: fragmentTrack{id: uint32(i + 1)}, store: sampleData{pool: chunks}})
 	}
 	var buf seekablebuffer.Buffer
 	if err := init.Marshal(&buf); err != nil {
@@ -158,7 +162,7 @@ func (fw *Writer) WriteSample(s segment.Sample) error {
 		t.frag.baseTime, t.started = ticks, true
 	}
 	t.frag.samples = append(t.frag.samples, sampleMeta{size: uint32(len(s.Data)), nonSync: !s.Key})
-	t.frag.data = append(t.frag.data, s.Data...)
+	t.store.append(s.Data)
 	t.held, t.heldTicks = true, ticks
 	fw.maxPTS = max(fw.maxPTS, s.PTS)
 	return nil
@@ -169,10 +173,11 @@ func (fw *Writer) flush(final bool) error {
 	fw.frag = fw.frag[:0]
 	for _, t := range fw.tracks {
 		f := t.frag
+		f.size = t.store.n
 		if !final && t.held {
 			last := f.samples[len(f.samples)-1]
 			f.samples = f.samples[:len(f.samples)-1]
-			f.data = f.data[:len(f.data)-int(last.size)]
+			f.size -= int(last.size)
 		} else if t.held {
 			d := t.lastDur
 			if endTicks := fw.ticks(t, fw.end); endTicks > t.heldTicks {
@@ -182,6 +187,8 @@ func (fw *Writer) flush(final bool) error {
 			fw.end = max(fw.end, ticksToDuration(t.heldTicks+uint64(d), t.timescale))
 		}
 		if len(f.samples) > 0 {
+			t.pieces = t.store.pieces(t.pieces[:0], f.size)
+			f.data = t.pieces
 			fw.frag = append(fw.frag, f)
 		}
 	}
@@ -198,6 +205,8 @@ func (fw *Writer) flush(final bool) error {
 	*out = appendFragment((*out)[:0], fw.seq, fw.frag)
 	err := fw.write(*out)
 	for _, t := range fw.tracks {
+		clear(t.pieces) // the chunks go back to the pool: no reference may outlive that
+		t.pieces = t.pieces[:0]
 		t.keepHeld(final)
 	}
 	return err
@@ -214,12 +223,12 @@ func (t *track) keepHeld(final bool) {
 		t.frag.baseTime += uint64(s.duration)
 	}
 	if keep {
-		n := copy(t.frag.data, t.frag.data[len(t.frag.data)-int(held.size):])
-		t.frag.data = t.frag.data[:n]
+		t.store.keepTail(int(held.size))
 		t.frag.samples = append(t.frag.samples[:0], held)
 		return
 	}
-	t.frag.samples, t.frag.data = t.frag.samples[:0], t.frag.data[:0]
+	t.store.keepTail(0)
+	t.frag.samples = t.frag.samples[:0]
 	t.held = t.held && !final
 }
 

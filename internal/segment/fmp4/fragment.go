@@ -24,7 +24,8 @@ type fragmentTrack struct {
 	id       uint32
 	baseTime uint64
 	samples  []sampleMeta
-	data     []byte // the samples' payloads, in order
+	data     [][]byte // the samples' payloads, in order, in pieces
+	size     int      // the bytes in data
 }
 
 // appendFragment appends one fragment (moof + mdat) of tracks to out and returns it. The layout
@@ -53,13 +54,15 @@ func appendFragment(out []byte, seq uint32, tracks []fragmentTrack) []byte {
 		out = setBoxSize(out, tfdtStart)
 		out = appendTrun(out, t, dataOffset)
 		out = setBoxSize(out, trafStart)
-		dataOffset += len(t.data)
+		dataOffset += t.size
 	}
 	out = setBoxSize(out, moofStart)
 	mdatStart := len(out)
 	out = appendBoxHeader(out, "mdat")
 	for _, t := range tracks {
-		out = append(out, t.data...)
+		for _, p := range t.data {
+			out = append(out, p...)
+		}
 	}
 	return setBoxSize(out, mdatStart)
 }

@@ -7,6 +7,8 @@ import (
 	mcfmp4 "github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4/seekablebuffer"
 	"github.com/stretchr/testify/require"
+
+	"github.com/vigilrec/vigil/internal/segment"
 )
 
 // fragmentCases feed the byte-equality test and the benchmark.
@@ -19,14 +21,16 @@ func fragmentCases() []struct {
 		for i := range n {
 			size := 3000 + i*17
 			t.samples = append(t.samples, sampleMeta{duration: 3000, size: uint32(size), nonSync: !(key && i == 0)})
-			t.data = append(t.data, bytes.Repeat([]byte{byte(i)}, size)...)
+			t.data = append(t.data, bytes.Repeat([]byte{byte(i)}, size))
+			t.size += size
 		}
 		return t
 	}
 	audio := fragmentTrack{id: 2, baseTime: 1 << 33}
 	for i := range 50 {
 		audio.samples = append(audio.samples, sampleMeta{duration: 960, size: 160})
-		audio.data = append(audio.data, bytes.Repeat([]byte{byte(i + 100)}, 160)...)
+		audio.data = append(audio.data, bytes.Repeat([]byte{byte(i + 100)}, 160))
+		audio.size += 160
 	}
 	return []struct {
 		name   string
@@ -82,13 +86,35 @@ func mediacommonPart(seq uint32, tracks []fragmentTrack) mcfmp4.Part {
 	part := mcfmp4.Part{SequenceNumber: seq}
 	for _, t := range tracks {
 		pt := &mcfmp4.PartTrack{ID: int(t.id), BaseTime: t.baseTime}
+		data := bytes.Join(t.data, nil)
 		off := 0
 		for _, s := range t.samples {
 			pt.Samples = append(pt.Samples, &mcfmp4.Sample{Duration: s.duration, IsNonSyncSample: s.nonSync,
-				Payload: t.data[off : off+int(s.size)]})
+				Payload: data[off : off+int(s.size)]})
 			off += int(s.size)
 		}
 		part.Tracks = append(part.Tracks, pt)
 	}
 	return part
+}
+
+// Sample bytes cross chunk boundaries, and keeping a tail (the held sample) keeps its bytes and
+// gives the other chunks back.
+func TestSampleData(t *testing.T) {
+	var pool segment.BufferPool
+	d := sampleData{pool: &pool}
+	var want []byte
+	for i := range 100 {
+		b := bytes.Repeat([]byte{byte(i)}, 1000+i*37)
+		d.append(b)
+		want = append(want, b...)
+	}
+	require.Equal(t, want, bytes.Join(d.pieces(nil, d.n), nil))
+	require.Equal(t, want[:5000], bytes.Join(d.pieces(nil, 5000), nil))
+	for _, k := range []int{segment.ChunkSize + 123, 700, 0} {
+		d.keepTail(k)
+		want = want[len(want)-k:]
+		require.Equal(t, want, bytes.Join(d.pieces(nil, d.n), nil))
+		require.Len(t, d.chunks, (k+segment.ChunkSize-1)/segment.ChunkSize, "chunks beyond the kept bytes go back")
+	}
 }

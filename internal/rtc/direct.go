@@ -1,0 +1,265 @@
+package rtc
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/dtls/v3"
+	"github.com/pion/dtls/v3/pkg/crypto/prf"
+	"github.com/pion/dtls/v3/pkg/protocol/extension"
+	"github.com/pion/dtls/v3/pkg/protocol/handshake"
+	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
+)
+
+// The direct path: the media of a publisher is decrypted where the socket is read.
+//
+// Through pion, every incoming RTP packet passes the ICE UDP mux, the ICE candidate's reader, the
+// DTLS/SRTP demultiplexer and the SRTP session before a track reader sees it: four goroutines,
+// four locked buffers and five copies per packet, which is where most of the server's CPU went
+// at 100 streams, and buffers that grow with every burst and never shrink. pion has no public
+// way to take the SRTP keys of a session, but it logs the DTLS master secret (the key log every
+// TLS stack writes for debugging) and lets a hook see the ServerHello it sends; with both, the
+// keys are derived exactly as pion derives them (RFC 5764 §4.2). Once a publisher's track is
+// running, its packets are decrypted by the socket reader straight into the track's queue.
+//
+// Anything the direct path does not recognise (STUN, DTLS, RTCP, an SSRC without a queue, a
+// packet that does not authenticate, another remote address) goes through pion as before, so a
+// wrong key costs speed, never media.
+
+// maxDirectFailures is how many packets in a row may fail to decrypt before a session leaves
+// the direct path for good.
+const maxDirectFailures = 64
+
+// dtlsSecrets collects what a server-side DTLS handshake reveals through its key log and its
+// ServerHello hook. Written by pion's handshake goroutine, read once the track is running.
+type dtlsSecrets struct {
+	mu           sync.Mutex
+	serverRandom []byte
+	clientRandom []byte
+	masterSecret []byte
+	suite        uint16
+	profile      srtp.ProtectionProfile
+}
+
+// serverHello is the ServerHello hook: it notes the random, cipher suite and SRTP profile and
+// sends the message unchanged.
+func (d *dtlsSecrets) serverHello(m handshake.MessageServerHello) handshake.Message {
+	r := m.Random.MarshalFixed()
+	d.mu.Lock()
+	d.serverRandom = r[:]
+	if m.CipherSuiteID != nil {
+		d.suite = *m.CipherSuiteID
+	}
+	for _, e := range m.Extensions {
+		if u, ok := e.(*extension.UseSRTP); ok && len(u.ProtectionProfiles) == 1 {
+			d.profile = srtp.ProtectionProfile(u.ProtectionProfiles[0])
+		}
+	}
+	d.mu.Unlock()
+	return &m
+}
+
+// Write takes the key log ("CLIENT_RANDOM <client random> <master secret>", NSS format).
+func (d *dtlsSecrets) Write(line []byte) (int, error) {
+	fields := bytes.Fields(line)
+	if len(fields) != 3 || string(fields[0]) != "CLIENT_RANDOM" {
+		return len(line), nil
+	}
+	cr, err1 := hex.DecodeString(string(fields[1]))
+	ms, err2 := hex.DecodeString(string(fields[2]))
+	if err1 == nil && err2 == nil {
+		d.mu.Lock()
+		d.clientRandom, d.masterSecret = cr, ms
+		d.mu.Unlock()
+	}
+	return len(line), nil
+}
+
+var errNoSecrets = errors.New("the DTLS handshake did not reveal its secrets (not the DTLS server, or not done)")
+
+// remoteContext derives the SRTP context that decrypts what the DTLS client (the publisher)
+// sends.
+func (d *dtlsSecrets) remoteContext(replayWindow uint) (*srtp.Context, error) {
+	d.mu.Lock()
+	exp := keyExporter{serverRandom: d.serverRandom, clientRandom: d.clientRandom,
+		masterSecret: d.masterSecret, suite: d.suite}
+	profile := d.profile
+	d.mu.Unlock()
+	if exp.serverRandom == nil || exp.clientRandom == nil || exp.masterSecret == nil || profile == 0 {
+		return nil, errNoSecrets
+	}
+	cfg := srtp.Config{Profile: profile}
+	if err := cfg.ExtractSessionKeysFromDTLS(exp, false); err != nil {
+		return nil, fmt.Errorf("derive srtp keys: %w", err)
+	}
+	ctx, err := srtp.CreateContext(cfg.Keys.RemoteMasterKey, cfg.Keys.RemoteMasterSalt, profile,
+		srtp.SRTPReplayProtection(replayWindow))
+	if err != nil {
+		return nil, fmt.Errorf("srtp context: %w", err)
+	}
+	return ctx, nil
+}
+
+// keyExporter is TLS's keying material exporter (RFC 5705) as pion's DTLS server computes it.
+type keyExporter struct {
+	serverRandom, clientRandom, masterSecret []byte
+	suite                                    uint16
+}
+
+func (k keyExporter) ExportKeyingMaterial(label string, context []byte, length int) ([]byte, error) {
+	if len(context) != 0 {
+		return nil, errors.New("keying material context is not supported")
+	}
+	seed := make([]byte, 0, len(label)+len(k.clientRandom)+len(k.serverRandom))
+	seed = append(append(append(seed, label...), k.clientRandom...), k.serverRandom...)
+	return prf.PHash(k.masterSecret, seed, length, suiteHash(k.suite)) //nolint:wrapcheck // pion's PRF
+}
+
+// suiteHash is the PRF hash of a TLS 1.2 cipher suite: SHA-384 for the *_SHA384 suites, SHA-256
+// for every other suite pion offers.
+func suiteHash(id uint16) func() hash.Hash {
+	switch dtls.CipherSuiteID(id) {
+	case dtls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, dtls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384:
+		return sha512.New384
+	}
+	return sha256.New
+}
+
+// directPath routes datagrams from the remote addresses of direct sessions to them. Its divert
+// method runs on the socket reader only.
+type directPath struct {
+	mu     sync.RWMutex
+	byAddr map[netip.AddrPort]*directSession
+}
+
+func newDirectPath() *directPath {
+	return &directPath{byAddr: map[netip.AddrPort]*directSession{}}
+}
+
+// divert takes b, a datagram from addr, when it is RTP of a direct session, and reports whether
+// it did; everything else is left to pion.
+func (d *directPath) divert(b []byte, addr netip.AddrPort) bool {
+	// RTP version 2, and not RTCP (payload types 64–95 with the marker bit, RFC 5761 §4).
+	if len(b) < 12 || b[0]>>6 != 2 {
+		return false
+	}
+	if pt := b[1] & 0x7f; pt >= 64 && pt <= 95 {
+		return false
+	}
+	d.mu.RLock()
+	s := d.byAddr[unmapAddrPort(addr)]
+	d.mu.RUnlock()
+	if s == nil {
+		return false
+	}
+	return s.receive(b)
+}
+
+func (d *directPath) add(addr netip.AddrPort, s *directSession) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, taken := d.byAddr[addr]; taken {
+		return false
+	}
+	d.byAddr[addr] = s
+	return true
+}
+
+func (d *directPath) remove(addr netip.AddrPort, s *directSession) {
+	d.mu.Lock()
+	if d.byAddr[addr] == s {
+		delete(d.byAddr, addr)
+	}
+	d.mu.Unlock()
+}
+
+func unmapAddrPort(a netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
+}
+
+// directSession is the direct path of one publisher: its SRTP context and the queues of its
+// tracks by SSRC.
+type directSession struct {
+	path *directPath
+	addr netip.AddrPort
+	log  *slog.Logger
+
+	mu       sync.Mutex // the socket reader decrypts under it; tracks are added under it
+	ctx      *srtp.Context
+	header   rtp.Header
+	queues   map[uint32]*packetQueue
+	failures int
+	closed   bool
+
+	packets atomic.Uint64
+}
+
+// receive decrypts b into its track's queue; false leaves it to pion.
+func (s *directSession) receive(b []byte) bool {
+	ssrc := binary.BigEndian.Uint32(b[8:12])
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.queues[ssrc]
+	if q == nil || s.closed {
+		return false
+	}
+	taken := q.fill(func(dst []byte) ([]byte, bool) {
+		out, err := s.ctx.DecryptRTP(dst, b, &s.header)
+		return out, err == nil
+	})
+	if !taken {
+		s.failures++
+		if s.failures == maxDirectFailures {
+			s.log.Warn("media does not decrypt on the direct path; it goes through pion from now on",
+				"remote", s.addr)
+			s.closed = true
+			s.path.remove(s.addr, s)
+		}
+		return false
+	}
+	s.failures = 0
+	s.packets.Add(1)
+	return true
+}
+
+// addTrack sends the packets of ssrc to q from now on.
+func (s *directSession) addTrack(ssrc uint32, q *packetQueue) {
+	s.mu.Lock()
+	s.queues[ssrc] = q
+	s.mu.Unlock()
+}
+
+// moveTo follows the peer to the remote address of a newly selected ICE pair.
+func (s *directSession) moveTo(addr netip.AddrPort) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || addr == s.addr {
+		return
+	}
+	s.path.remove(s.addr, s)
+	s.addr = addr
+	if !s.path.add(addr, s) {
+		s.log.Warn("another session takes media from the peer's new address; this one goes through pion",
+			"remote", addr)
+		s.closed = true
+	}
+}
+
+// close takes the session off the socket reader's way; packets still arriving go to pion.
+func (s *directSession) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	s.path.remove(s.addr, s)
+}
