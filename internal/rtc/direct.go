@@ -37,8 +37,9 @@ import (
 // packet that does not authenticate, another remote address) goes through pion as before, so a
 // wrong key costs speed, never media.
 
-// maxDirectFailures is how many packets in a row may fail to decrypt before a session leaves
-// the direct path for good.
+// maxDirectFailures is how many packets in a row may fail to authenticate before a session
+// leaves the direct path for good. Duplicates and replays do not count: they are dropped, as pion
+// drops them.
 const maxDirectFailures = 64
 
 // dtlsSecrets collects what a server-side DTLS handshake reveals through its key log and its
@@ -198,9 +199,10 @@ type directSession struct {
 	mu       sync.Mutex // the socket reader decrypts under it; tracks are added under it
 	ctx      *srtp.Context
 	header   rtp.Header
-	queues   map[uint32]*packetQueue
-	failures int
-	closed   bool
+	queues     map[uint32]*packetQueue
+	failures   int // packets in a row that did not authenticate
+	decryptErr error
+	closed     bool
 
 	packets atomic.Uint64
 }
@@ -214,11 +216,18 @@ func (s *directSession) receive(b []byte) bool {
 	if q == nil || s.closed {
 		return false
 	}
-	taken := q.fill(func(dst []byte) ([]byte, bool) {
+	s.decryptErr = nil
+	q.fill(func(dst []byte) ([]byte, bool) {
 		out, err := s.ctx.DecryptRTP(dst, b, &s.header)
+		s.decryptErr = err
 		return out, err == nil
 	})
-	if !taken {
+	if s.decryptErr != nil && !errors.Is(s.decryptErr, srtp.ErrFailedToVerifyAuthTag) {
+		// A duplicate (a retransmission of a packet that was only late) or one older than the
+		// replay window: pion would refuse it too.
+		return true
+	}
+	if s.decryptErr != nil {
 		s.failures++
 		if s.failures == maxDirectFailures {
 			s.log.Warn("media does not decrypt on the direct path; it goes through pion from now on",

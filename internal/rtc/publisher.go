@@ -189,13 +189,15 @@ func (c *PublisherConn) Direct() (bool, uint64) {
 // Close closes the peer connection, then ends the track receivers' reads (after what is queued)
 // and the interceptors.
 func (c *PublisherConn) Close() error {
+	// The direct path keeps taking the peer's packets until pion has closed: left to pion in the
+	// meantime, a hundred streams stopped at once would all flow through its receive path.
+	err := c.PeerConnection.Close()
 	c.mu.Lock()
 	d := c.direct
 	c.mu.Unlock()
 	if d != nil {
 		d.close()
 	}
-	err := c.PeerConnection.Close()
 	c.pumps.Wait()
 	c.mu.Lock()
 	for _, q := range c.queues {

@@ -178,7 +178,8 @@ func TestDirectSessionFallsBackOnBadKeys(t *testing.T) {
 	key, salt := make([]byte, 16), make([]byte, 12)
 	sender, err := srtp.CreateContext(key, salt, srtp.ProtectionProfileAeadAes128Gcm)
 	require.NoError(t, err)
-	good, err := srtp.CreateContext(key, salt, srtp.ProtectionProfileAeadAes128Gcm)
+	good, err := srtp.CreateContext(key, salt, srtp.ProtectionProfileAeadAes128Gcm,
+		srtp.SRTPReplayProtection(directReplayWindow))
 	require.NoError(t, err)
 	wrongKey := slices.Clone(key)
 	wrongKey[0] = 1
@@ -202,7 +203,13 @@ func TestDirectSessionFallsBackOnBadKeys(t *testing.T) {
 		log: slog.New(slog.DiscardHandler)}
 	require.True(t, path.add(addr, s))
 	require.False(t, path.add(addr, s), "one session per remote address")
-	require.True(t, path.divert(encrypt(1), addr))
+	first := encrypt(1)
+	require.True(t, path.divert(first, addr))
+	for range maxDirectFailures + 1 {
+		require.True(t, path.divert(first, addr), "a duplicate is dropped, as pion drops it")
+	}
+	require.Equal(t, 1, q.n, "a duplicate is not queued")
+	require.Zero(t, s.failures, "duplicates are not failures")
 	require.False(t, path.divert(encrypt(2), netip.MustParseAddrPort("127.0.0.1:5001")), "another address")
 	rtcpPacket := []byte{0x80, 0xc8, 0, 6, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 	require.False(t, path.divert(rtcpPacket, addr), "RTCP goes to pion")
