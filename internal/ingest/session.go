@@ -2,9 +2,7 @@ package ingest
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -126,32 +124,23 @@ func (s *publisher) onTrack(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver)
 	s.mu.Unlock()
 	s.mgr.engine.Feedback().Watch(ssrc, s.stream)
 	s.stream.SetTrack(idx, trackInfo(c, track.Codec().RTPCodecCapability))
-	tr := s.pc.Receive(track, recv)
-	s.readers.Add(2)
-	go s.readRTP(tr, idx, c)
+	tr := s.pc.Receive(track, recv, s.packetHandler(idx, c))
+	s.readers.Add(1)
 	go s.readRTCP(tr, idx)
 	if c.Kind() == media.KindVideo {
 		s.RequestKeyframe()
 	}
 }
 
-func (s *publisher) readRTP(track *rtc.TrackReceiver, idx int, c media.Codec) {
-	defer s.readers.Done()
-	buf := make([]byte, 1500)
+// packetHandler returns what takes the track's RTP packets (see rtc.TrackReceiver): each is
+// copied into the track's arena, since subscribers keep packets, and written to the hub.
+func (s *publisher) packetHandler(idx int, c media.Codec) func(pkt []byte) {
 	kind := c.Kind()
-	// Subscribers keep packets after we read on: each is copied into the arena, not buf.
 	var arena media.Arena
-	for {
-		n, err := track.Read(buf)
+	return func(pkt []byte) {
+		p, err := arena.Packet(pkt)
 		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				s.log.Debug("track read ended", "err", err)
-			}
 			return
-		}
-		p, err := arena.Packet(buf[:n])
-		if err != nil {
-			continue
 		}
 		p.Track, p.Kind, p.Arrival = idx, kind, time.Now()
 		p.KeyframeStart = kind == media.KindVideo && media.IsKeyframeStart(c, p.RTP.Payload)

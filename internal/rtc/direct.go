@@ -31,9 +31,9 @@ import (
 // way to take the SRTP keys of a session, but it logs the DTLS master secret (the key log every
 // TLS stack writes for debugging) and lets a hook see the ServerHello it sends; with both, the
 // keys are derived exactly as pion derives them (RFC 5764 §4.2). Once a publisher's track is
-// running, its packets are decrypted by the socket reader straight into the track's queue.
+// running, the socket reader decrypts its packets and hands them to the track's receiver.
 //
-// Anything the direct path does not recognise (STUN, DTLS, RTCP, an SSRC without a queue, a
+// Anything the direct path does not recognise (STUN, DTLS, RTCP, an SSRC whose track is not running yet, a
 // packet that does not authenticate, another remote address) goes through pion as before, so a
 // wrong key costs speed, never media.
 
@@ -189,45 +189,40 @@ func unmapAddrPort(a netip.AddrPort) netip.AddrPort {
 	return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
 }
 
-// directSession is the direct path of one publisher: its SRTP context and the queues of its
-// tracks by SSRC.
+// directSession is the direct path of one publisher: its SRTP context and its tracks by SSRC.
 type directSession struct {
 	path *directPath
 	addr netip.AddrPort
 	log  *slog.Logger
 
-	mu       sync.Mutex // the socket reader decrypts under it; tracks are added under it
-	ctx      *srtp.Context
-	header   rtp.Header
-	queues     map[uint32]*packetQueue
-	failures   int // packets in a row that did not authenticate
-	decryptErr error
-	closed     bool
+	mu        sync.Mutex // the socket reader decrypts under it; tracks are added under it
+	ctx       *srtp.Context
+	header    rtp.Header
+	encrypted []byte // the packet being decrypted, for decryptFn
+	decryptFn func(dst []byte) ([]byte, error)
+	tracks    map[uint32]*TrackReceiver
+	failures  int // packets in a row that did not authenticate
+	closed    bool
 
 	packets atomic.Uint64
 }
 
-// receive decrypts b into its track's queue; false leaves it to pion.
+// receive decrypts b and hands it to its track; false leaves it to pion.
 func (s *directSession) receive(b []byte) bool {
 	ssrc := binary.BigEndian.Uint32(b[8:12])
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	q := s.queues[ssrc]
-	if q == nil || s.closed {
+	tr := s.tracks[ssrc]
+	if tr == nil || s.closed {
 		return false
 	}
-	s.decryptErr = nil
-	q.fill(func(dst []byte) ([]byte, bool) {
-		out, err := s.ctx.DecryptRTP(dst, b, &s.header)
-		s.decryptErr = err
-		return out, err == nil
-	})
-	if s.decryptErr != nil && !errors.Is(s.decryptErr, srtp.ErrFailedToVerifyAuthTag) {
+	err := tr.decryptAndDeliver(s.decrypt(b))
+	if err != nil && !errors.Is(err, srtp.ErrFailedToVerifyAuthTag) {
 		// A duplicate (a retransmission of a packet that was only late) or one older than the
 		// replay window: pion would refuse it too.
 		return true
 	}
-	if s.decryptErr != nil {
+	if err != nil {
 		s.failures++
 		if s.failures == maxDirectFailures {
 			s.log.Warn("media does not decrypt on the direct path; it goes through pion from now on",
@@ -242,10 +237,22 @@ func (s *directSession) receive(b []byte) bool {
 	return true
 }
 
-// addTrack sends the packets of ssrc to q from now on.
-func (s *directSession) addTrack(ssrc uint32, q *packetQueue) {
+// decrypt returns the function that decrypts b into a track's buffer. The closure is made once
+// per session and reads b from s.encrypted, so that the per-packet path allocates nothing.
+func (s *directSession) decrypt(b []byte) func(dst []byte) ([]byte, error) {
+	s.encrypted = b
+	if s.decryptFn == nil {
+		s.decryptFn = func(dst []byte) ([]byte, error) {
+			return s.ctx.DecryptRTP(dst, s.encrypted, &s.header) //nolint:wrapcheck // classified by the caller
+		}
+	}
+	return s.decryptFn
+}
+
+// addTrack sends the packets of ssrc to tr from now on.
+func (s *directSession) addTrack(ssrc uint32, tr *TrackReceiver) {
 	s.mu.Lock()
-	s.queues[ssrc] = q
+	s.tracks[ssrc] = tr
 	s.mu.Unlock()
 }
 

@@ -3,7 +3,6 @@ package rtc
 import (
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/netip"
 	"sync"
@@ -17,11 +16,11 @@ import (
 // retransmission that arrives after a keyframe's worth of newer packets.
 const directReplayWindow = 256
 
-// PublisherConn is the peer connection of a publisher. Its incoming tracks are read through
-// TrackReceivers: each queues the track's decrypted packets, from the direct path (see
-// direct.go) once the track runs, from pion's track reader until then or when the direct path
-// cannot be had, and runs the feedback interceptors (NACKs, receiver reports, congestion
-// control feedback) on what it reads, as pion would.
+// PublisherConn is the peer connection of a publisher. Its incoming tracks are taken by
+// TrackReceivers: each gets the track's decrypted packets, from the direct path (see direct.go)
+// once the track runs, from pion's track reader until then or when the direct path cannot be
+// had, and runs the feedback interceptors (NACKs, receiver reports, congestion control
+// feedback) on them, as pion would.
 type PublisherConn struct {
 	*webrtc.PeerConnection
 	engine  *Engine
@@ -32,7 +31,6 @@ type PublisherConn struct {
 	mu          sync.Mutex
 	direct      *directSession
 	directTried bool
-	queues      []*packetQueue
 	pumps       sync.WaitGroup
 }
 
@@ -67,58 +65,98 @@ func (e *Engine) NewPublisherConnection(log *slog.Logger) (*PublisherConn, error
 	return c, nil
 }
 
-// TrackReceiver reads one incoming track of a PublisherConn. Read and ReadRTCP must each be
-// called from one goroutine.
+// TrackReceiver takes the RTP of one incoming track of a PublisherConn, from whichever goroutine
+// brings it (the socket reader on the direct path, pion's track reader otherwise), runs the
+// feedback interceptors on it and hands it to the track's handler, one packet at a time. Nothing
+// waits in between: no queue and no goroutine of its own to wake for each batch.
 type TrackReceiver struct {
-	rtp       interceptor.RTPReader
+	mu      sync.Mutex // serialises the two sources
+	rtp     interceptor.RTPReader
+	handle  func(pkt []byte)
+	buf     []byte // the packet being handled: decrypted here on the direct path
+	pending int    // its length, for the innermost reader
+	attrs   interceptor.Attributes
+
 	rtcp      interceptor.RTCPReader
-	rtpAttrs  interceptor.Attributes
 	rtcpAttrs interceptor.Attributes
 	rtcpBuf   []byte
 }
 
-// Receive starts reading track; call it from OnTrack.
-func (c *PublisherConn) Receive(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) *TrackReceiver {
-	q := newPacketQueue()
-	c.mu.Lock()
-	c.queues = append(c.queues, q)
-	c.pumps.Add(1)
-	c.mu.Unlock()
-	go c.pump(track, q)
+// trackBuffer is more than pion's receive MTU and what any WebRTC peer puts in one packet.
+const trackBuffer = 4096
 
-	tr := &TrackReceiver{rtpAttrs: interceptor.Attributes{}, rtcpAttrs: interceptor.Attributes{},
-		rtcpBuf: make([]byte, 1500)}
+// Receive starts taking track's packets to handle; call it from OnTrack. handle gets each RTP
+// packet once, in arrival order, never from two goroutines at once, and must not keep pkt; it
+// is not called any more once Close has returned.
+func (c *PublisherConn) Receive(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver,
+	handle func(pkt []byte),
+) *TrackReceiver {
+	tr := &TrackReceiver{handle: handle, buf: make([]byte, trackBuffer), attrs: interceptor.Attributes{},
+		rtcpAttrs: interceptor.Attributes{}, rtcpBuf: make([]byte, 1500)}
 	tr.rtp = c.chain.BindRemoteStream(streamInfo(track, recv), interceptor.RTPReaderFunc(
 		func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
-			n, err := q.Read(b)
-			return n, a, err
+			return copy(b, tr.buf[:tr.pending]), a, nil
 		}))
 	tr.rtcp = c.chain.BindRTCPReader(interceptor.RTCPReaderFunc(
 		func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
 			n, _, err := recv.Read(b)
 			return n, a, err //nolint:wrapcheck // the receiver's own error ends the loop
 		}))
-	c.startDirect(uint32(track.SSRC()), q, recv)
+	c.pumps.Add(1)
+	go c.pump(track, tr)
+	c.startDirect(uint32(track.SSRC()), tr, recv)
 	return tr
 }
 
-// pump moves what pion decrypts into the queue: the first packets of the track, and all of them
-// when the direct path is not used. It closes the queue when the track ends.
-func (c *PublisherConn) pump(track *webrtc.TrackRemote, q *packetQueue) {
+// pump hands what pion decrypts to tr: the first packets of the track, and all of them when the
+// direct path is not used. It ends with the track.
+func (c *PublisherConn) pump(track *webrtc.TrackRemote, tr *TrackReceiver) {
 	defer c.pumps.Done()
-	defer func() { _ = q.Close() }()
-	buf := make([]byte, 4096) // more than pion's receive MTU: no packet is cut
+	buf := make([]byte, trackBuffer)
 	for {
 		n, _, err := track.Read(buf)
 		if err != nil {
 			return
 		}
-		_, _ = q.Write(buf[:n])
+		tr.mu.Lock()
+		tr.pending = copy(tr.buf, buf[:n])
+		tr.deliver()
+		tr.mu.Unlock()
 	}
 }
 
-// startDirect sends ssrc's packets to q on the direct path, opening it on the first track.
-func (c *PublisherConn) startDirect(ssrc uint32, q *packetQueue, recv *webrtc.RTPReceiver) {
+// deliver runs the interceptors on the packet in t.buf and hands it on. t.mu is held.
+func (t *TrackReceiver) deliver() {
+	clear(t.attrs)
+	// The interceptors read into the buffer they are given; it is t.buf itself, so the innermost
+	// reader's copy moves nothing.
+	n, _, err := t.rtp.Read(t.buf, t.attrs)
+	if err == nil {
+		t.handle(t.buf[:n])
+	}
+}
+
+// decryptAndDeliver is the direct path's way in: decrypt decrypts into the buffer it is given and
+// returns the packet, or an error and nothing is delivered.
+func (t *TrackReceiver) decryptAndDeliver(decrypt func(dst []byte) ([]byte, error)) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out, err := decrypt(t.buf[:0])
+	if err != nil {
+		return err
+	}
+	if len(out) == 0 || len(out) > len(t.buf) || &out[0] != &t.buf[0] {
+		return errPacketTooLarge
+	}
+	t.pending = len(out)
+	t.deliver()
+	return nil
+}
+
+var errPacketTooLarge = errors.New("rtp packet larger than the track buffer")
+
+// startDirect sends ssrc's packets to tr on the direct path, opening it on the first track.
+func (c *PublisherConn) startDirect(ssrc uint32, tr *TrackReceiver, recv *webrtc.RTPReceiver) {
 	if !c.engine.directMedia {
 		return
 	}
@@ -136,7 +174,7 @@ func (c *PublisherConn) startDirect(ssrc uint32, q *packetQueue, recv *webrtc.RT
 		}
 		c.direct = s
 	}
-	c.direct.addTrack(ssrc, q)
+	c.direct.addTrack(ssrc, tr)
 }
 
 func (c *PublisherConn) openDirect(recv *webrtc.RTPReceiver) (*directSession, error) {
@@ -153,7 +191,7 @@ func (c *PublisherConn) openDirect(recv *webrtc.RTPReceiver) (*directSession, er
 	if err != nil {
 		return nil, err
 	}
-	s := &directSession{path: c.engine.direct, addr: addr, ctx: ctx, queues: map[uint32]*packetQueue{},
+	s := &directSession{path: c.engine.direct, addr: addr, ctx: ctx, tracks: map[uint32]*TrackReceiver{},
 		log: c.log}
 	if !c.engine.direct.add(s.addr, s) {
 		return nil, fmt.Errorf("remote address %s already has a direct session", s.addr)
@@ -186,8 +224,8 @@ func (c *PublisherConn) Direct() (bool, uint64) {
 	return true, c.direct.packets.Load()
 }
 
-// Close closes the peer connection, then ends the track receivers' reads (after what is queued)
-// and the interceptors.
+// Close closes the peer connection and the interceptors; no packet is handed on after it
+// returns.
 func (c *PublisherConn) Close() error {
 	// The direct path keeps taking the peer's packets until pion has closed: left to pion in the
 	// meantime, a hundred streams stopped at once would all flow through its receive path.
@@ -199,20 +237,7 @@ func (c *PublisherConn) Close() error {
 		d.close()
 	}
 	c.pumps.Wait()
-	c.mu.Lock()
-	for _, q := range c.queues {
-		_ = q.Close()
-	}
-	c.mu.Unlock()
 	return errors.Join(err, c.chain.Close())
-}
-
-// Read reads the track's next RTP packet into b, through the feedback interceptors; io.EOF once
-// the connection is closed and every queued packet was read.
-func (t *TrackReceiver) Read(b []byte) (int, error) {
-	clear(t.rtpAttrs)
-	n, _, err := t.rtp.Read(b, t.rtpAttrs)
-	return n, err //nolint:wrapcheck // the queue's own io.EOF
 }
 
 // ReadRTCP hands every RTCP packet of the track to fn until the connection closes. It must run
@@ -251,5 +276,3 @@ func streamInfo(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) *intercepto
 	}
 	return info
 }
-
-var _ io.Reader = (*TrackReceiver)(nil)

@@ -1,14 +1,15 @@
 package rtc
 
 import (
+	"bytes"
 	"context"
-	"io"
 	"log/slog"
 	"net/netip"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
@@ -36,11 +37,10 @@ func testPublisherTrackReceiver(t *testing.T, noDirect bool) {
 	defer func() { require.NoError(t, eng.Close()) }()
 	server, err := eng.NewPublisherConnection(log)
 	require.NoError(t, err)
-	received := make(chan *TrackReceiver, 1)
+	packets := make(chan []byte, 1024)
 	server.OnTrack(func(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
-		tr := server.Receive(track, recv)
+		tr := server.Receive(track, recv, func(pkt []byte) { packets <- bytes.Clone(pkt) })
 		go tr.ReadRTCP(func(rtcp.Packet) {})
-		received <- tr
 	})
 
 	api, err := NewClientAPI(log)
@@ -114,21 +114,18 @@ func testPublisherTrackReceiver(t *testing.T, noDirect bool) {
 		}
 	}()
 
-	var tr *TrackReceiver
-	select {
-	case tr = <-received:
-	case <-ctx.Done():
-		t.Fatal("no track")
-	}
-	buf := make([]byte, 1500)
 	// Packets written before the connection is up are dropped by the publisher's stack; from the
 	// first that arrives, every packet but the skipped one comes, once, in order.
 	var seqs []uint16
 	for (len(seqs) == 0 || seqs[len(seqs)-1] != total) && ctx.Err() == nil {
-		n, err := tr.Read(buf)
-		require.NoError(t, err)
+		var raw []byte
+		select {
+		case raw = <-packets:
+		case <-ctx.Done():
+			t.Fatalf("%d packets arrived, not the last", len(seqs))
+		}
 		var p rtp.Packet
-		require.NoError(t, p.Unmarshal(buf[:n]))
+		require.NoError(t, p.Unmarshal(raw))
 		require.Equal(t, payloadFor(p.SequenceNumber), p.Payload, "packet %d arrives as sent", p.SequenceNumber)
 		seqs = append(seqs, p.SequenceNumber)
 	}
@@ -152,15 +149,13 @@ func testPublisherTrackReceiver(t *testing.T, noDirect bool) {
 	case <-ctx.Done():
 		t.Fatal("no receiver report")
 	}
-	direct, packets := server.Direct()
+	direct, decrypted := server.Direct()
 	require.Equal(t, !noDirect, direct)
 	if direct {
-		require.Greater(t, packets, uint64(total/2), "most packets were decrypted on the direct path")
+		require.Greater(t, decrypted, uint64(total/2), "most packets were decrypted on the direct path")
 	}
 
 	require.NoError(t, server.Close())
-	_, err = tr.Read(buf)
-	require.ErrorIs(t, err, io.EOF, "a closed connection ends its track receivers' reads")
 }
 
 func payloadFor(seq uint16) []byte {
@@ -172,9 +167,21 @@ func payloadFor(seq uint16) []byte {
 	return p
 }
 
+// testTrack is a track receiver without interceptors that keeps copies of what it is handed.
+func testTrack() (*TrackReceiver, *[][]byte) {
+	var got [][]byte
+	tr := &TrackReceiver{buf: make([]byte, trackBuffer), attrs: interceptor.Attributes{},
+		handle: func(pkt []byte) { got = append(got, bytes.Clone(pkt)) }}
+	tr.rtp = interceptor.RTPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+		return copy(b, tr.buf[:tr.pending]), a, nil
+	})
+	return tr, &got
+}
+
 // Packets that do not authenticate under the derived keys are left to pion, and a session whose
-// packets keep failing leaves the direct path.
-func TestDirectSessionFallsBackOnBadKeys(t *testing.T) {
+// packets keep failing leaves the direct path; duplicates are dropped; a peer that moves is
+// followed.
+func TestDirectSession(t *testing.T) {
 	key, salt := make([]byte, 16), make([]byte, 12)
 	sender, err := srtp.CreateContext(key, salt, srtp.ProtectionProfileAeadAes128Gcm)
 	require.NoError(t, err)
@@ -197,40 +204,41 @@ func TestDirectSessionFallsBackOnBadKeys(t *testing.T) {
 		require.NoError(t, err)
 		return out
 	}
+	seqOf := func(raw []byte) uint16 {
+		var p rtp.Packet
+		require.NoError(t, p.Unmarshal(raw))
+		require.Equal(t, payloadFor(p.SequenceNumber), p.Payload)
+		return p.SequenceNumber
+	}
 
-	q := newPacketQueue()
-	s := &directSession{path: path, addr: addr, ctx: good, queues: map[uint32]*packetQueue{7: q},
+	tr, got := testTrack()
+	s := &directSession{path: path, addr: addr, ctx: good, tracks: map[uint32]*TrackReceiver{7: tr},
 		log: slog.New(slog.DiscardHandler)}
 	require.True(t, path.add(addr, s))
 	require.False(t, path.add(addr, s), "one session per remote address")
 	first := encrypt(1)
 	require.True(t, path.divert(first, addr))
+	require.Len(t, *got, 1)
+	require.Equal(t, uint16(1), seqOf((*got)[0]))
 	for range maxDirectFailures + 1 {
 		require.True(t, path.divert(first, addr), "a duplicate is dropped, as pion drops it")
 	}
-	require.Equal(t, 1, q.n, "a duplicate is not queued")
+	require.Len(t, *got, 1, "a duplicate is not handed on")
 	require.Zero(t, s.failures, "duplicates are not failures")
 	require.False(t, path.divert(encrypt(2), netip.MustParseAddrPort("127.0.0.1:5001")), "another address")
 	rtcpPacket := []byte{0x80, 0xc8, 0, 6, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 	require.False(t, path.divert(rtcpPacket, addr), "RTCP goes to pion")
-	buf := make([]byte, 1500)
-	n, err := q.Read(buf)
-	require.NoError(t, err)
-	var p rtp.Packet
-	require.NoError(t, p.Unmarshal(buf[:n]))
-	require.Equal(t, payloadFor(1), p.Payload)
+	require.False(t, path.divert(encrypt(3)[:0:0], addr), "too short to be RTP")
 
 	moved := netip.MustParseAddrPort("127.0.0.1:5002")
 	s.moveTo(moved)
-	require.False(t, path.divert(encrypt(3), addr), "the old address of a peer that moved goes to pion")
-	require.True(t, path.divert(encrypt(4), moved), "its new address takes the direct path")
-	n, err = q.Read(buf)
-	require.NoError(t, err)
-	require.NoError(t, p.Unmarshal(buf[:n]))
-	require.Equal(t, uint16(4), p.SequenceNumber)
+	require.False(t, path.divert(encrypt(4), addr), "the old address of a peer that moved goes to pion")
+	require.True(t, path.divert(encrypt(5), moved), "its new address takes the direct path")
+	require.Equal(t, uint16(5), seqOf((*got)[len(*got)-1]))
 
 	s.close()
-	s = &directSession{path: path, addr: addr, ctx: bad, queues: map[uint32]*packetQueue{7: q},
+	require.False(t, path.divert(encrypt(6), moved), "a closed session takes nothing")
+	s = &directSession{path: path, addr: addr, ctx: bad, tracks: map[uint32]*TrackReceiver{7: tr},
 		log: slog.New(slog.DiscardHandler)}
 	require.True(t, path.add(addr, s))
 	for seq := uint16(10); seq < 10+maxDirectFailures; seq++ {
@@ -242,54 +250,38 @@ func TestDirectSessionFallsBackOnBadKeys(t *testing.T) {
 	require.False(t, still, "a session whose packets keep failing leaves the direct path")
 }
 
-// The queue keeps order, grows with a burst up to its bound, drops beyond it and ends with
-// io.EOF once closed and drained.
-func TestPacketQueue(t *testing.T) {
-	q := newPacketQueue()
-	for i := range queueMaxSlots + 10 {
-		_, err := q.Write([]byte{byte(i), byte(i >> 8)})
-		require.NoError(t, err)
-	}
-	require.Equal(t, uint64(10), q.dropped.Load(), "a full queue drops, counted")
-	require.NoError(t, q.Close())
-	buf := make([]byte, 1500)
-	for i := range queueMaxSlots {
-		n, err := q.Read(buf)
-		require.NoError(t, err)
-		require.Equal(t, []byte{byte(i), byte(i >> 8)}, buf[:n])
-	}
-	_, err := q.Read(buf)
-	require.ErrorIs(t, err, io.EOF)
-
-	q = newPacketQueue()
-	for range 500 {
-		_, _ = q.Write(make([]byte, 100))
-	}
-	for range 500 {
-		_, _ = q.Read(buf)
-	}
-	require.GreaterOrEqual(t, len(q.slots), 500)
-	for _, want := range []int{512, queueMinSlots} {
-		q.lastShrink = time.Now().Add(-queueShrinkEvery)
-		_, _ = q.Write(make([]byte, 100))
-		_, _ = q.Read(buf)
-		require.Len(t, q.slots, want, "the room a burst took is kept while it is recent, given back after")
-	}
-}
-
-// BenchmarkDirectPath is the direct path per packet: the socket reader decrypts a 1,200-byte
-// SRTP packet (AES-GCM) into its track's queue, the track reader copies it out.
+// BenchmarkDirectPath is the direct path per packet, socket reader to the track's handler: the
+// reader decrypts a 1,200-byte SRTP packet (AES-GCM) and runs the feedback interceptors (NACK
+// generation, receiver reports, TWCC) on it.
 func BenchmarkDirectPath(b *testing.B) {
 	key, salt := make([]byte, 16), make([]byte, 12)
 	sender, err := srtp.CreateContext(key, salt, srtp.ProtectionProfileAeadAes128Gcm)
 	require.NoError(b, err)
-	ctx, err := srtp.CreateContext(key, salt, srtp.ProtectionProfileAeadAes128Gcm,
-		srtp.SRTPReplayProtection(directReplayWindow))
+	newCtx := func() *srtp.Context {
+		ctx, err := srtp.CreateContext(key, salt, srtp.ProtectionProfileAeadAes128Gcm,
+			srtp.SRTPReplayProtection(directReplayWindow))
+		require.NoError(b, err)
+		return ctx
+	}
+	reg, err := newReceiveRegistry()
 	require.NoError(b, err)
+	chain, err := reg.Build("")
+	require.NoError(b, err)
+	defer func() { _ = chain.Close() }()
+	chain.BindRTCPWriter(interceptor.RTCPWriterFunc(func([]rtcp.Packet, interceptor.Attributes) (int, error) {
+		return 0, nil
+	}))
+	handled := 0
+	tr := &TrackReceiver{buf: make([]byte, trackBuffer), attrs: interceptor.Attributes{},
+		handle: func([]byte) { handled++ }}
+	tr.rtp = chain.BindRemoteStream(&interceptor.StreamInfo{SSRC: 7, ClockRate: 90000, MimeType: "video/H264",
+		RTCPFeedback: []interceptor.RTCPFeedback{{Type: "nack"}}},
+		interceptor.RTPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+			return copy(b, tr.buf[:tr.pending]), a, nil
+		}))
 	path := newDirectPath()
 	addr := netip.MustParseAddrPort("127.0.0.1:5000")
-	q := newPacketQueue()
-	s := &directSession{path: path, addr: addr, ctx: ctx, queues: map[uint32]*packetQueue{7: q},
+	s := &directSession{path: path, addr: addr, ctx: newCtx(), tracks: map[uint32]*TrackReceiver{7: tr},
 		log: slog.New(slog.DiscardHandler)}
 	require.True(b, path.add(addr, s))
 	pkts := make([][]byte, 1<<12)
@@ -300,24 +292,21 @@ func BenchmarkDirectPath(b *testing.B) {
 		pkts[i], err = sender.EncryptRTP(nil, raw, nil)
 		require.NoError(b, err)
 	}
-	buf := make([]byte, 1500)
 	b.SetBytes(int64(len(pkts[0])))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
 		if i > 0 && i%len(pkts) == 0 {
-			// A replay window later the same sequence numbers would be refused: start the
-			// receiving context afresh, outside the timing.
+			// The same sequence numbers again would be refused as replays: start the receiving
+			// context afresh, outside the timing.
 			b.StopTimer()
-			s.ctx, _ = srtp.CreateContext(key, salt, srtp.ProtectionProfileAeadAes128Gcm,
-				srtp.SRTPReplayProtection(directReplayWindow))
+			s.ctx = newCtx()
 			b.StartTimer()
 		}
 		if !path.divert(pkts[i%len(pkts)], addr) {
 			b.Fatal("not diverted")
 		}
-		if _, err := q.Read(buf); err != nil {
-			b.Fatal(err)
-		}
 	}
+	b.StopTimer()
+	require.Equal(b, b.N, handled)
 }
