@@ -107,7 +107,8 @@ func (s *publisher) trackIndex(recv *webrtc.RTPReceiver) int {
 	return -1
 }
 
-// onTrack runs on pion's goroutine: it only starts the readers, which the session waits for.
+// onTrack runs on pion's goroutine: it only hands the track to its receiver and starts the RTCP
+// reader, which the session waits for.
 func (s *publisher) onTrack(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	c, ok := media.CodecFromMime(track.Codec().MimeType)
 	idx := s.trackIndex(recv)

@@ -195,14 +195,12 @@ type directSession struct {
 	addr netip.AddrPort
 	log  *slog.Logger
 
-	mu        sync.Mutex // the socket reader decrypts under it; tracks are added under it
-	ctx       *srtp.Context
-	header    rtp.Header
-	encrypted []byte // the packet being decrypted, for decryptFn
-	decryptFn func(dst []byte) ([]byte, error)
-	tracks    map[uint32]*TrackReceiver
-	failures  int // packets in a row that did not authenticate
-	closed    bool
+	mu       sync.Mutex // the socket reader decrypts under it; tracks are added under it
+	ctx      *srtp.Context
+	header   rtp.Header // reused by every decrypt
+	tracks   map[uint32]*TrackReceiver
+	failures int // packets in a row that did not authenticate
+	closed   bool
 
 	packets atomic.Uint64
 }
@@ -216,7 +214,7 @@ func (s *directSession) receive(b []byte) bool {
 	if tr == nil || s.closed {
 		return false
 	}
-	err := tr.decryptAndDeliver(s.decrypt(b))
+	err := tr.decryptAndDeliver(s.ctx, b, &s.header)
 	if err != nil && !errors.Is(err, srtp.ErrFailedToVerifyAuthTag) {
 		// A duplicate (a retransmission of a packet that was only late) or one older than the
 		// replay window: pion would refuse it too.
@@ -235,18 +233,6 @@ func (s *directSession) receive(b []byte) bool {
 	s.failures = 0
 	s.packets.Add(1)
 	return true
-}
-
-// decrypt returns the function that decrypts b into a track's buffer. The closure is made once
-// per session and reads b from s.encrypted, so that the per-packet path allocates nothing.
-func (s *directSession) decrypt(b []byte) func(dst []byte) ([]byte, error) {
-	s.encrypted = b
-	if s.decryptFn == nil {
-		s.decryptFn = func(dst []byte) ([]byte, error) {
-			return s.ctx.DecryptRTP(dst, s.encrypted, &s.header) //nolint:wrapcheck // classified by the caller
-		}
-	}
-	return s.decryptFn
 }
 
 // addTrack sends the packets of ssrc to tr from now on.

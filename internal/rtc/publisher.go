@@ -9,6 +9,8 @@ import (
 
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -136,14 +138,14 @@ func (t *TrackReceiver) deliver() {
 	}
 }
 
-// decryptAndDeliver is the direct path's way in: decrypt decrypts into the buffer it is given and
-// returns the packet, or an error and nothing is delivered.
-func (t *TrackReceiver) decryptAndDeliver(decrypt func(dst []byte) ([]byte, error)) error {
+// decryptAndDeliver is the direct path's way in: it decrypts srtpPacket with ctx into the
+// track's buffer and delivers it, or returns the error and delivers nothing.
+func (t *TrackReceiver) decryptAndDeliver(ctx *srtp.Context, srtpPacket []byte, header *rtp.Header) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out, err := decrypt(t.buf[:0])
+	out, err := ctx.DecryptRTP(t.buf[:0], srtpPacket, header)
 	if err != nil {
-		return err
+		return err //nolint:wrapcheck // classified by the caller
 	}
 	if len(out) == 0 || len(out) > len(t.buf) || &out[0] != &t.buf[0] {
 		return errPacketTooLarge
