@@ -108,6 +108,9 @@ type streamRun struct {
 	// dropped says how the stream ended before the stop, when bench saw it (its publisher's
 	// connection failed).
 	dropped string
+	// sentBytes is what its own publisher had sent (frame bytes) when the stop calls began; 0
+	// when the stream has no publisher of its own (pulled copies).
+	sentBytes uint64
 }
 
 // topology is how streams reach the server under test and how their recordings start and stop.

@@ -228,6 +228,15 @@ func testBenchDirectTarget(t *testing.T, bin string) {
 	require.Positive(t, r.Figures.CPUPerStreamMin)
 	require.Equal(t, 3, r.Figures.FilesValid)
 	require.Equal(t, 3, r.Figures.FilesTotal)
+	// Each stream's files hold what its publisher sent: the recording starts at its first
+	// keyframe (pre-rolled) and the boxes add about a percent.
+	for _, s := range r.Streams {
+		require.Positive(t, s.SentBytes, s.Name)
+		require.InDelta(t, 1, float64(s.WrittenBytes)/float64(s.SentBytes), 0.1, s.Name)
+	}
+	require.InDelta(t, 1, r.Figures.WrittenPerSent, 0.1)
+	require.Contains(t, b.output(), "bytes written / bytes sent")
+	require.Contains(t, b.output(), "packets NACKed")
 }
 
 func testBenchRecorderKilled(t *testing.T, bin string) {

@@ -20,6 +20,8 @@ func figureDefs() []figure {
 		{"write_mbps", "write rate", "MB/s", func(f *Figures) float64 { return f.WriteMBps }, true},
 		{"loss", "loss", "ratio", func(f *Figures) float64 { return f.Loss }, true},
 		{"udp_drops", "kernel UDP drops", "datagrams", func(f *Figures) float64 { return f.UDPDrops }, true},
+		{"nacks", "packets NACKed", "packets", func(f *Figures) float64 { return f.NACKs }, true},
+		{"written_per_sent", "bytes written / bytes sent", "ratio", func(f *Figures) float64 { return f.WrittenPerSent }, false},
 		{"degraded_s", "degraded time", "stream-s", func(f *Figures) float64 { return f.Degraded }, true},
 		{"max_degraded", "most streams degraded at once", "streams", func(f *Figures) float64 { return f.MaxDegraded }, true},
 		{"files_valid", "files valid", "files", func(f *Figures) float64 { return float64(f.FilesValid) }, false},
@@ -104,6 +106,17 @@ func computeFigures(r *Report) {
 		}
 	}
 	f.UDPDrops = math.Max(0, lastDrops-firstDrops)
+	f.NACKs, f.NACKRatio = 0, 0
+	for i := len(r.Samples) - 1; i >= 0; i-- {
+		// The node's counters since it started: the last scrape that answered holds the run's.
+		if mt := r.Samples[i].Nodes[m].Metrics; mt != nil {
+			f.NACKs = mt.NACKs
+			if mt.Packets > 0 {
+				f.NACKRatio = mt.NACKs / mt.Packets
+			}
+			break
+		}
+	}
 	streamFigures(r)
 }
 
@@ -111,7 +124,12 @@ func streamFigures(r *Report) {
 	f := &r.Figures
 	f.FilesValid, f.FilesTotal, f.FilesBad, f.StreamsLost, f.Gaps, f.Degraded, f.AVOffsetMax = 0, 0, 0, 0, 0, 0, 0
 	var lost, packets float64
+	var sent, written int64
 	for _, s := range r.Streams {
+		if s.SentBytes > 0 {
+			sent += s.SentBytes
+			written += s.WrittenBytes
+		}
 		lost += s.Lost
 		packets += s.Packets + s.Lost
 		f.Degraded += s.Degraded
@@ -134,5 +152,9 @@ func streamFigures(r *Report) {
 	}
 	if packets > 0 {
 		f.Loss = lost / packets
+	}
+	f.WrittenPerSent = 0
+	if sent > 0 {
+		f.WrittenPerSent = float64(written) / float64(sent)
 	}
 }

@@ -146,7 +146,11 @@ func (n *node) nodeUp() bool {
 // result judges one stream.
 func (r *runner) result(s *streamRun, files []*File, died bool) StreamResult {
 	tr := r.smp.stream(s.name)
-	res := StreamResult{Name: s.name, State: "ok", Packets: tr.packets, Lost: tr.lost, Degraded: tr.degraded, Files: files}
+	res := StreamResult{Name: s.name, State: "ok", Packets: tr.packets, Lost: tr.lost, Degraded: tr.degraded, Files: files,
+		SentBytes: int64(s.sentBytes)}
+	for _, f := range files {
+		res.WrittenBytes += f.Bytes
+	}
 	if tr.packets+tr.lost > 0 {
 		res.Loss = tr.lost / (tr.packets + tr.lost)
 	}

@@ -54,6 +54,11 @@ func (r *runner) stop(ctx context.Context) {
 		r.event("stop calls not sent: the %s node is down", r.nodes[i].role)
 		return
 	}
+	for _, s := range r.streams {
+		if s.pub != nil {
+			s.sentBytes = s.pub.Stats().MediaBytes
+		}
+	}
 	t0 := time.Now()
 	errs := r.topo.stopStreams(ctx, r)
 	for _, err := range errs {

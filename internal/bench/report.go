@@ -70,6 +70,10 @@ type StreamResult struct {
 	Gaps       int     `json:"gaps"`
 	GapSeconds float64 `json:"gap_seconds"`
 	Files      []*File `json:"files"`
+	// SentBytes is the frame bytes its publisher sent until the stop (0 for pulled copies, which
+	// have no publisher of their own); WrittenBytes the size of its files.
+	SentBytes    int64 `json:"sent_bytes,omitempty"`
+	WrittenBytes int64 `json:"written_bytes"`
 }
 
 // Figures are the run's results, over the measurement window.
@@ -96,6 +100,15 @@ type Figures struct {
 	Threads                   int     `json:"threads"`
 	Loss                      float64 `json:"loss"`
 	UDPDrops                  float64 `json:"udp_drops"`
+	// NACKs is how many packets the measured node asked publishers to retransmit over the run,
+	// NACKRatio that count over the packets it received: a loss-free run asks for next to none,
+	// and an overloaded server that asks for much more than it lost feeds its own overload.
+	NACKs     float64 `json:"nacks"`
+	NACKRatio float64 `json:"nack_ratio"`
+	// WrittenPerSent is the bytes of the streams' files over the frame bytes their publishers
+	// sent (streams with a publisher of their own only; 0 when there are none): about 1 when
+	// everything sent was recorded (the container adds a little), less when video was lost.
+	WrittenPerSent float64 `json:"written_per_sent"`
 	// Degraded is stream-seconds degraded; MaxDegraded the most streams degraded at once.
 	Degraded    float64 `json:"degraded_s"`
 	MaxDegraded float64 `json:"max_degraded"`

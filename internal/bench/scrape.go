@@ -27,6 +27,8 @@ type NodeMetrics struct {
 	// retransmission.
 	Packets float64 `json:"packets"`
 	Lost    float64 `json:"lost"`
+	// NACKs is the packets the node asked its publishers to retransmit, summed over streams.
+	NACKs float64 `json:"nacks"`
 	// DiskFree is -1 when the node does not say; DiskTimeToFull is in seconds, -1 when not filling.
 	DiskFree       float64 `json:"disk_free"`
 	DiskTimeToFull float64 `json:"disk_time_to_full"`
@@ -111,6 +113,9 @@ func parseMetrics(r io.Reader) (*NodeMetrics, error) {
 	for _, s := range metricSeries(fams["vigil_stream_lost_packets"]) {
 		m.stream(s.label("stream")).Lost += s.v
 		m.Lost += s.v
+	}
+	for _, s := range metricSeries(fams["vigil_stream_nacks_total"]) {
+		m.NACKs += s.v
 	}
 	for _, s := range metricSeries(fams["vigil_stream_degraded"]) {
 		m.stream(s.label("stream")).Degraded = s.v > 0

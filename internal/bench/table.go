@@ -21,12 +21,16 @@ func PrintTable(w io.Writer, r *Report) {
 		{"writes per second per stream", fmt.Sprintf("%.2f  (write syscalls of any kind %.2f; %.2f MB/s written, %.2f MB/s to block devices)",
 			f.WritesPerStreamSec, f.WriteSyscallsPerStreamSec, f.WriteMBps, f.DiskWriteMBps)},
 		{"loss", fmt.Sprintf("%.3f%%  (kernel UDP drops %.0f)", f.Loss*100, f.UDPDrops)},
+		{"packets NACKed", fmt.Sprintf("%.0f  (%.3f%% of the packets received)", f.NACKs, f.NACKRatio*100)},
 		{"degraded time", fmt.Sprintf("%.0f stream-s  (at most %.0f streams at once)", f.Degraded, f.MaxDegraded)},
 		{"files valid / total", fmt.Sprintf("%d / %d", f.FilesValid, f.FilesTotal)},
 		{"streams lost", fmt.Sprintf("%d", f.StreamsLost)},
 		{"gaps between segments", fmt.Sprintf("%d", f.Gaps)},
 		{"audio-to-video offset", fmt.Sprintf("%.2f s at most%s", f.AVOffsetMax, avNote(f.AVOffsetMax))},
 		{"stop calls to every file final", fmt.Sprintf("%.2f s", f.Finalize)},
+	}
+	if f.WrittenPerSent > 0 {
+		rows = append(rows, [2]string{"bytes written / bytes sent", fmt.Sprintf("%.3f  (files over the frames their publishers sent)", f.WrittenPerSent)})
 	}
 	if f.OriginCPUPercent > 0 {
 		rows = append(rows, [2]string{"origin CPU", fmt.Sprintf("%.1f%% of one core", f.OriginCPUPercent)})

@@ -158,7 +158,11 @@ func filesIn(dir, stream string) []*File {
 			if strings.HasSuffix(path, storage.PartSuffix) {
 				state = "part"
 			}
-			out = append(out, &File{Stream: stream, Path: path, State: state})
+			f := &File{Stream: stream, Path: path, State: state}
+			if info, err := d.Info(); err == nil {
+				f.Bytes = info.Size()
+			}
+			out = append(out, f)
 		}
 		return nil
 	})

@@ -91,6 +91,7 @@ type Session struct {
 	restartVideo atomic.Bool
 	videoFrames  atomic.Uint64
 	audioFrames  atomic.Uint64
+	mediaBytes   atomic.Uint64
 	plis         atomic.Uint64
 
 	mu           sync.Mutex
@@ -246,6 +247,8 @@ func (s *Session) loop(ctx context.Context, track *webrtc.TrackLocalStaticSample
 		}
 		if err := track.WriteSample(pionmedia.Sample{Data: f.Data, Duration: f.Duration}); err != nil {
 			s.opts.Log.Debug("write sample", "err", err)
+		} else {
+			s.mediaBytes.Add(uint64(len(f.Data)))
 		}
 		count.Add(1)
 		next = next.Add(f.Duration)
@@ -294,6 +297,9 @@ func (s *Session) Err() error {
 // Stats are counters of what the session sent.
 type Stats struct {
 	VideoFrames, AudioFrames, KeyframeRequests uint64
+	// MediaBytes is the size of the frames handed to the tracks (video and audio, before RTP
+	// packetisation): what a recording of the whole session holds, less its container's boxes.
+	MediaBytes uint64
 	// Connected is whether the connection is up now.
 	Connected bool
 	// Packets and Bytes count the RTP packets sent (headers included, retransmissions too, before
@@ -313,7 +319,7 @@ func (s *Session) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := Stats{VideoFrames: s.videoFrames.Load(), AudioFrames: s.audioFrames.Load(), KeyframeRequests: s.plis.Load(),
-		Connected: s.up.Load(), FirstVideoAt: s.firstVideoAt, FirstAudioAt: s.firstAudioAt}
+		MediaBytes: s.mediaBytes.Load(), Connected: s.up.Load(), FirstVideoAt: s.firstVideoAt, FirstAudioAt: s.firstAudioAt}
 	if m := s.meter; m != nil {
 		st.Packets, st.Bytes = m.packets.Load(), m.bytes.Load()
 		st.Retransmitted, st.NACKed = m.retransmitted.Load(), m.nacked.Load()
