@@ -193,8 +193,10 @@ type SubscribeOptions struct {
 	// StartAtKeyframe.
 	FromLastKeyframe bool
 	// Linger makes Read return at most once per this long, with everything queued meanwhile,
-	// so a subscriber that need not react at once (a recorder) wakes a few dozen times a second
-	// instead of once per packet. The queue must hold one linger of packets. 0: no wait.
+	// so a subscriber that need not react at once (a recorder) wakes a few times a second
+	// instead of once per packet. Its waits end on multiples of Linger (wall clock), so that
+	// subscribers with the same Linger wake together. The queue must hold one linger of
+	// packets. 0: no wait.
 	Linger time.Duration
 }
 

@@ -416,6 +416,21 @@ func TestLingerBatchesReads(t *testing.T) {
 		require.Equal(t, 10*time.Millisecond, time.Since(start), "at once")
 		_, err = sub.Read(cctx, dst)
 		require.ErrorIs(t, err, context.DeadlineExceeded)
+
+		// Waits end on multiples of the linger period, whenever the last Read returned.
+		time.Sleep(time.Second + 17*time.Millisecond)
+		s.Write(audioPacket(40))
+		n, err = sub.Read(ctx, dst)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		s.Write(audioPacket(41))
+		start = time.Now()
+		past := time.Duration(start.UnixNano() % int64(50*time.Millisecond))
+		require.NotZero(t, past, "the last Read returned between two multiples")
+		n, err = sub.Read(ctx, dst)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		require.Equal(t, 50*time.Millisecond-past, time.Since(start), "up to the next multiple of 50 ms")
 	})
 }
 

@@ -119,13 +119,17 @@ func (sub *Subscriber) Read(ctx context.Context, dst []*media.Packet) (int, erro
 	}
 }
 
-// lingerWait waits out the rest of the linger period since the last Read that returned packets,
-// or until ctx ends.
+// lingerWait waits until the linger period in which the last Read returned packets is over, or
+// until ctx ends.
 func (sub *Subscriber) lingerWait(ctx context.Context) {
 	if sub.linger <= 0 || sub.lastRead.IsZero() {
 		return
 	}
-	wait := sub.linger - time.Since(sub.lastRead)
+	// The wait ends on the next multiple of linger (wall clock), not linger after the last Read:
+	// every lingering subscriber of the process then wakes at the same instant and they run
+	// back to back, instead of 2,000 wake-ups a second at 100 recordings spread out so that
+	// each one finds the processor idle and pays for waking it.
+	wait := time.Until(sub.lastRead.Truncate(sub.linger).Add(sub.linger))
 	if wait <= 0 {
 		return
 	}

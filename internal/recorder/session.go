@@ -14,7 +14,7 @@ import (
 
 // readLinger is how often a recording takes the packets queued for it: a file is written once
 // per fragment, so nothing is gained by waking for every packet.
-const readLinger = 50 * time.Millisecond
+const readLinger = 100 * time.Millisecond
 
 // session records one publishing session of a stream into the recording's segments.
 type session struct {

@@ -156,7 +156,9 @@ func (c *batchConn) pause() bool {
 	if c.interval <= 0 {
 		return true
 	}
-	t := time.NewTimer(c.interval)
+	// Up to the next multiple of the interval (wall clock), as the recorders' reads are: the
+	// process's periodic work then wakes together.
+	t := time.NewTimer(time.Until(time.Now().Truncate(c.interval).Add(c.interval)))
 	defer t.Stop()
 	select {
 	case <-t.C:

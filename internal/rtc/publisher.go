@@ -78,6 +78,9 @@ type TrackReceiver struct {
 	buf     []byte // the packet being handled: decrypted here on the direct path
 	pending int    // its length, for the innermost reader
 	attrs   interceptor.Attributes
+	// pumpHeader is the header of a packet from pion's track reader, parsed once for every
+	// interceptor (the direct path brings its own, parsed by the decryption).
+	pumpHeader rtp.Header
 
 	rtcp      interceptor.RTCPReader
 	rtcpAttrs interceptor.Attributes
@@ -122,14 +125,22 @@ func (c *PublisherConn) pump(track *webrtc.TrackRemote, tr *TrackReceiver) {
 		}
 		tr.mu.Lock()
 		tr.pending = copy(tr.buf, buf[:n])
-		tr.deliver()
+		if _, err := tr.pumpHeader.Unmarshal(tr.buf[:n]); err == nil {
+			tr.deliver(&tr.pumpHeader)
+		}
 		tr.mu.Unlock()
 	}
 }
 
-// deliver runs the interceptors on the packet in t.buf and hands it on. t.mu is held.
-func (t *TrackReceiver) deliver() {
+// deliver runs the interceptors on the packet in t.buf, whose header is parsed in header, and
+// hands it on. t.mu is held.
+func (t *TrackReceiver) deliver(header *rtp.Header) {
 	clear(t.attrs)
+	// Each interceptor asks the attributes for the parsed header; given it, none parses the
+	// packet again, and the first does not allocate a header for the others.
+	if rtpHeaderAttr != nil {
+		t.attrs[rtpHeaderAttr] = header
+	}
 	// The interceptors read into the buffer they are given; it is t.buf itself, so the innermost
 	// reader's copy moves nothing.
 	n, _, err := t.rtp.Read(t.buf, t.attrs)
@@ -151,11 +162,26 @@ func (t *TrackReceiver) decryptAndDeliver(ctx *srtp.Context, srtpPacket []byte, 
 		return errPacketTooLarge
 	}
 	t.pending = len(out)
-	t.deliver()
+	t.deliver(header)
 	return nil
 }
 
 var errPacketTooLarge = errors.New("rtp packet larger than the track buffer")
+
+// rtpHeaderAttr is the key under which interceptor.Attributes.GetRTPHeader keeps a parsed header.
+// The interceptor package does not export it, so it is read once from an Attributes that
+// GetRTPHeader filled; it never changes. nil if GetRTPHeader stops caching (the interceptors
+// then parse the header themselves, as without it).
+var rtpHeaderAttr = func() any {
+	a := interceptor.Attributes{}
+	if _, err := a.GetRTPHeader([]byte{0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}); err != nil || len(a) != 1 {
+		return nil
+	}
+	for k := range a {
+		return k
+	}
+	return nil
+}()
 
 // startDirect sends ssrc's packets to tr on the direct path, opening it on the first track.
 func (c *PublisherConn) startDirect(ssrc uint32, tr *TrackReceiver, recv *webrtc.RTPReceiver) {

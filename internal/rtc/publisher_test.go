@@ -310,3 +310,14 @@ func BenchmarkDirectPath(b *testing.B) {
 	b.StopTimer()
 	require.Equal(b, b.N, handled)
 }
+
+// The interceptors find the header the track receiver parsed under the interceptor package's own
+// key, instead of parsing each packet again.
+func TestRTPHeaderAttr(t *testing.T) {
+	require.NotNil(t, rtpHeaderAttr, "interceptor.Attributes.GetRTPHeader caches the header")
+	h := &rtp.Header{SequenceNumber: 7}
+	a := interceptor.Attributes{rtpHeaderAttr: h}
+	got, err := a.GetRTPHeader([]byte{0x80, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0})
+	require.NoError(t, err)
+	require.Same(t, h, got)
+}
