@@ -158,7 +158,7 @@ func (c *batchConn) pause() bool {
 	}
 	// Up to the next multiple of the interval (wall clock), as the recorders' reads are: the
 	// process's periodic work then wakes together.
-	t := time.NewTimer(time.Until(time.Now().Truncate(c.interval).Add(c.interval)))
+	t := time.NewTimer(untilNextMultiple(time.Now(), c.interval))
 	defer t.Stop()
 	select {
 	case <-t.C:

@@ -1,6 +1,7 @@
 package rtc
 
 import (
+	"fmt"
 	"log/slog"
 
 	"github.com/pion/interceptor"
@@ -18,7 +19,7 @@ func NewClientAPI(log *slog.Logger) (*webrtc.API, error) {
 // counter (nil: not counted). Pulls use it so a pulled stream's feedback shows in its stats like a
 // WHIP publisher's.
 func NewClientAPIWithFeedback(log *slog.Logger, counter *FeedbackCounter) (*webrtc.API, error) {
-	m, reg, err := newMediaEngine(counter)
+	m, reg, err := newClientMediaEngine(counter)
 	if err != nil {
 		return nil, err
 	}
@@ -32,7 +33,7 @@ func NewClientAPIWithFeedback(log *slog.Logger, counter *FeedbackCounter) (*webr
 // next to the network: its RTP writer sees every packet as sent, retransmissions answering NACKs
 // included. `vigil publish` impairs its own sending this way.
 func NewClientAPIWithWire(log *slog.Logger, wire interceptor.Factory) (*webrtc.API, error) {
-	m, reg, err := newMediaEngine(nil)
+	m, reg, err := newClientMediaEngine(nil)
 	if err != nil {
 		return nil, err
 	}
@@ -43,6 +44,20 @@ func NewClientAPIWithWire(log *slog.Logger, wire interceptor.Factory) (*webrtc.A
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetIncludeLoopbackCandidate(true)
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(outer), webrtc.WithSettingEngine(se)), nil
+}
+
+// newClientMediaEngine is newMediaEngine for a client, whose packets also carry transport-wide
+// sequence numbers as browsers' do, so that a server's congestion control feedback (and its cost)
+// is exercised by vigil's own publishers as it is by a browser's.
+func newClientMediaEngine(counter *FeedbackCounter) (*webrtc.MediaEngine, *interceptor.Registry, error) {
+	m, reg, err := newMediaEngine(counter)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, reg); err != nil {
+		return nil, nil, fmt.Errorf("configure twcc sequence numbers: %w", err)
+	}
+	return m, reg, nil
 }
 
 // registryFactory builds a whole registry's chain as one interceptor.

@@ -5,8 +5,6 @@ import (
 
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
-	"github.com/pion/interceptor/pkg/report"
-	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -89,27 +87,4 @@ func newMediaEngine(counter *FeedbackCounter) (*webrtc.MediaEngine, *interceptor
 func nackGeneratorOptions() []nack.GeneratorOption {
 	return []nack.GeneratorOption{nack.GeneratorSkipLastN(nackReorderWindow),
 		nack.GeneratorMaxNacksPerPacket(nackMaxPerPacket)}
-}
-
-// newReceiveRegistry builds the interceptors a publisher's incoming tracks are read through (see
-// PublisherConn): NACK generation, receiver reports and transport-wide congestion control
-// feedback, as newMediaEngine's registry has them for every other session.
-func newReceiveRegistry() (*interceptor.Registry, error) {
-	gen, err := nack.NewGeneratorInterceptor(nackGeneratorOptions()...)
-	if err != nil {
-		return nil, fmt.Errorf("nack generator: %w", err)
-	}
-	rr, err := report.NewReceiverInterceptor()
-	if err != nil {
-		return nil, fmt.Errorf("receiver reports: %w", err)
-	}
-	tw, err := twcc.NewSenderInterceptor()
-	if err != nil {
-		return nil, fmt.Errorf("twcc feedback: %w", err)
-	}
-	reg := &interceptor.Registry{}
-	reg.Add(gen)
-	reg.Add(rr)
-	reg.Add(tw)
-	return reg, nil
 }

@@ -37,10 +37,31 @@ import (
 // packet that does not authenticate, another remote address) goes through pion as before, so a
 // wrong key costs speed, never media.
 
-// maxDirectFailures is how many packets in a row may fail to authenticate before a session
-// leaves the direct path for good. Duplicates and replays do not count: they are dropped, as pion
-// drops them.
+// maxDirectFailures is how many packets in a row may fail to decrypt before a session leaves the
+// direct path for good. Duplicates and replays do not count: they are dropped, as pion drops them.
 const maxDirectFailures = 64
+
+// errSRTPDuplicate is what srtp.Context.DecryptRTP's error wraps for a packet already received or
+// older than the replay window. The srtp package does not export it, so it is taken once from a
+// packet decrypted twice; it never changes. nil if that stops working (every failure then counts
+// towards maxDirectFailures, and a peer's duplicates go to pion).
+var errSRTPDuplicate = func() error {
+	key, salt := make([]byte, 16), make([]byte, 12)
+	enc, err1 := srtp.CreateContext(key, salt, srtp.ProtectionProfileAeadAes128Gcm)
+	dec, err2 := srtp.CreateContext(key, salt, srtp.ProtectionProfileAeadAes128Gcm, srtp.SRTPReplayProtection(8))
+	if err1 != nil || err2 != nil {
+		return nil
+	}
+	pkt, err := enc.EncryptRTP(nil, []byte{0x80, 96, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0}, nil)
+	if err != nil {
+		return nil
+	}
+	if _, err := dec.DecryptRTP(nil, pkt, nil); err != nil {
+		return nil
+	}
+	_, err = dec.DecryptRTP(nil, pkt, nil)
+	return errors.Unwrap(err)
+}()
 
 // dtlsSecrets collects what a server-side DTLS handshake reveals through its key log and its
 // ServerHello hook. Written by pion's handshake goroutine, read once the track is running.
@@ -104,8 +125,11 @@ func (d *dtlsSecrets) remoteContext(replayWindow uint) (*srtp.Context, error) {
 	if err := cfg.ExtractSessionKeysFromDTLS(exp, false); err != nil {
 		return nil, fmt.Errorf("derive srtp keys: %w", err)
 	}
+	// Cryptex (RFC 9335: header extensions encrypted too) is accepted whether or not it was
+	// negotiated: pion negotiates it with peers that offer it, the packets authenticate either
+	// way, and the mode pion chose is not exposed.
 	ctx, err := srtp.CreateContext(cfg.Keys.RemoteMasterKey, cfg.Keys.RemoteMasterSalt, profile,
-		srtp.SRTPReplayProtection(replayWindow))
+		srtp.SRTPReplayProtection(replayWindow), srtp.Cryptex(srtp.CryptexModeEnabled))
 	if err != nil {
 		return nil, fmt.Errorf("srtp context: %w", err)
 	}
@@ -215,16 +239,17 @@ func (s *directSession) receive(b []byte) bool {
 		return false
 	}
 	err := tr.decryptAndDeliver(s.ctx, b, &s.header)
-	if err != nil && !errors.Is(err, srtp.ErrFailedToVerifyAuthTag) {
+	if err != nil && errSRTPDuplicate != nil && errors.Is(err, errSRTPDuplicate) {
 		// A duplicate (a retransmission of a packet that was only late) or one older than the
 		// replay window: pion would refuse it too.
 		return true
 	}
 	if err != nil {
+		// Not authentic under these keys, or a packet this context cannot read: pion decides.
 		s.failures++
 		if s.failures == maxDirectFailures {
 			s.log.Warn("media does not decrypt on the direct path; it goes through pion from now on",
-				"remote", s.addr)
+				"remote", s.addr, "err", err)
 			s.closed = true
 			s.path.remove(s.addr, s)
 		}

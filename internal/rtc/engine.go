@@ -46,7 +46,6 @@ type Engine struct {
 	settings          webrtc.SettingEngine
 	media             *webrtc.MediaEngine
 	publisherRegistry *interceptor.Registry
-	receiveRegistry   *interceptor.Registry
 	direct            *directPath
 	directMedia       bool
 }
@@ -87,10 +86,6 @@ func NewEngine(cfg Config, log *slog.Logger) (*Engine, error) {
 	e.settings, e.media = se, m
 	e.publisherRegistry = &interceptor.Registry{}
 	e.publisherRegistry.Add(e.feedback)
-	if e.receiveRegistry, err = newReceiveRegistry(); err != nil {
-		_ = e.Close()
-		return nil, err
-	}
 	return e, nil
 }
 

@@ -1,13 +1,15 @@
 package rtc
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/netip"
 	"sync"
+	"time"
 
-	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
@@ -21,14 +23,15 @@ const directReplayWindow = 256
 // PublisherConn is the peer connection of a publisher. Its incoming tracks are taken by
 // TrackReceivers: each gets the track's decrypted packets, from the direct path (see direct.go)
 // once the track runs, from pion's track reader until then or when the direct path cannot be
-// had, and runs the feedback interceptors (NACKs, receiver reports, congestion control
-// feedback) on them, as pion would.
+// had, and the connection sends the publisher its feedback about them (NACKs, receiver reports,
+// congestion control feedback; recvfeedback.go) as pion's interceptors would.
 type PublisherConn struct {
 	*webrtc.PeerConnection
-	engine  *Engine
-	secrets *dtlsSecrets
-	chain   interceptor.Interceptor
-	log     *slog.Logger
+	engine   *Engine
+	secrets  *dtlsSecrets
+	feedback *connFeedback
+	stop     context.CancelFunc // ends the feedback sender
+	log      *slog.Logger
 
 	mu          sync.Mutex
 	direct      *directSession
@@ -54,37 +57,29 @@ func (e *Engine) NewPublisherConnection(log *slog.Logger) (*PublisherConn, error
 	if err != nil {
 		return nil, fmt.Errorf("new peer connection: %w", err)
 	}
-	chain, err := e.receiveRegistry.Build("")
-	if err != nil {
-		_ = pc.Close()
-		return nil, fmt.Errorf("feedback interceptors: %w", err)
-	}
-	chain.BindRTCPWriter(interceptor.RTCPWriterFunc(
-		func(pkts []rtcp.Packet, _ interceptor.Attributes) (int, error) {
-			return 0, pc.WriteRTCP(pkts)
-		}))
-	c.PeerConnection, c.chain = pc, chain
+	ctx, stop := context.WithCancel(context.Background())
+	c.PeerConnection, c.stop = pc, stop
+	c.feedback = newConnFeedback(ctx, rand.Uint32(), pc.WriteRTCP) //nolint:gosec // an SSRC, not a secret
 	return c, nil
 }
 
 // TrackReceiver takes the RTP of one incoming track of a PublisherConn, from whichever goroutine
-// brings it (the socket reader on the direct path, pion's track reader otherwise), runs the
-// feedback interceptors on it and hands it to the track's handler, one packet at a time. Nothing
-// waits in between: no queue and no goroutine of its own to wake for each batch.
+// brings it (the socket reader on the direct path, pion's track reader otherwise), records it
+// for the feedback and hands it to the track's handler, one packet at a time. Nothing waits in
+// between: no queue and no goroutine of its own to wake for each batch.
 type TrackReceiver struct {
-	mu      sync.Mutex // serialises the two sources
-	rtp     interceptor.RTPReader
-	handle  func(pkt []byte)
-	buf     []byte // the packet being handled: decrypted here on the direct path
-	pending int    // its length, for the innermost reader
-	attrs   interceptor.Attributes
-	// pumpHeader is the header of a packet from pion's track reader, parsed once for every
-	// interceptor (the direct path brings its own, parsed by the decryption).
+	mu       sync.Mutex // serialises the two sources
+	handle   func(pkt []byte)
+	buf      []byte // the packet being handled: decrypted here on the direct path
+	pending  int    // its length
+	feedback *connFeedback
+	track    *trackFeedback
+	// pumpHeader is the header of a packet from pion's track reader (the direct path brings its
+	// own, parsed by the decryption).
 	pumpHeader rtp.Header
 
-	rtcp      interceptor.RTCPReader
-	rtcpAttrs interceptor.Attributes
-	rtcpBuf   []byte
+	recv    *webrtc.RTPReceiver
+	rtcpBuf []byte
 }
 
 // trackBuffer is more than pion's receive MTU and what any WebRTC peer puts in one packet.
@@ -96,17 +91,8 @@ const trackBuffer = 4096
 func (c *PublisherConn) Receive(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver,
 	handle func(pkt []byte),
 ) *TrackReceiver {
-	tr := &TrackReceiver{handle: handle, buf: make([]byte, trackBuffer), attrs: interceptor.Attributes{},
-		rtcpAttrs: interceptor.Attributes{}, rtcpBuf: make([]byte, 1500)}
-	tr.rtp = c.chain.BindRemoteStream(streamInfo(track, recv), interceptor.RTPReaderFunc(
-		func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
-			return copy(b, tr.buf[:tr.pending]), a, nil
-		}))
-	tr.rtcp = c.chain.BindRTCPReader(interceptor.RTCPReaderFunc(
-		func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
-			n, _, err := recv.Read(b)
-			return n, a, err //nolint:wrapcheck // the receiver's own error ends the loop
-		}))
+	tr := &TrackReceiver{handle: handle, buf: make([]byte, trackBuffer), feedback: c.feedback,
+		track: c.feedback.addTrack(track, recv), recv: recv, rtcpBuf: make([]byte, 1500)}
 	c.pumps.Add(1)
 	go c.pump(track, tr)
 	c.startDirect(uint32(track.SSRC()), tr, recv)
@@ -132,21 +118,11 @@ func (c *PublisherConn) pump(track *webrtc.TrackRemote, tr *TrackReceiver) {
 	}
 }
 
-// deliver runs the interceptors on the packet in t.buf, whose header is parsed in header, and
+// deliver records the packet in t.buf, whose header is parsed in header, for the feedback and
 // hands it on. t.mu is held.
 func (t *TrackReceiver) deliver(header *rtp.Header) {
-	clear(t.attrs)
-	// Each interceptor asks the attributes for the parsed header; given it, none parses the
-	// packet again, and the first does not allocate a header for the others.
-	if rtpHeaderAttr != nil {
-		t.attrs[rtpHeaderAttr] = header
-	}
-	// The interceptors read into the buffer they are given; it is t.buf itself, so the innermost
-	// reader's copy moves nothing.
-	n, _, err := t.rtp.Read(t.buf, t.attrs)
-	if err == nil {
-		t.handle(t.buf[:n])
-	}
+	t.feedback.received(t.track, header, time.Now())
+	t.handle(t.buf[:t.pending])
 }
 
 // decryptAndDeliver is the direct path's way in: it decrypts srtpPacket with ctx into the
@@ -167,21 +143,6 @@ func (t *TrackReceiver) decryptAndDeliver(ctx *srtp.Context, srtpPacket []byte, 
 }
 
 var errPacketTooLarge = errors.New("rtp packet larger than the track buffer")
-
-// rtpHeaderAttr is the key under which interceptor.Attributes.GetRTPHeader keeps a parsed header.
-// The interceptor package does not export it, so it is read once from an Attributes that
-// GetRTPHeader filled; it never changes. nil if GetRTPHeader stops caching (the interceptors
-// then parse the header themselves, as without it).
-var rtpHeaderAttr = func() any {
-	a := interceptor.Attributes{}
-	if _, err := a.GetRTPHeader([]byte{0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}); err != nil || len(a) != 1 {
-		return nil
-	}
-	for k := range a {
-		return k
-	}
-	return nil
-}()
 
 // startDirect sends ssrc's packets to tr on the direct path, opening it on the first track.
 func (c *PublisherConn) startDirect(ssrc uint32, tr *TrackReceiver, recv *webrtc.RTPReceiver) {
@@ -265,15 +226,16 @@ func (c *PublisherConn) Close() error {
 		d.close()
 	}
 	c.pumps.Wait()
-	return errors.Join(err, c.chain.Close())
+	c.stop()
+	c.feedback.wait()
+	return err //nolint:wrapcheck // pion's own
 }
 
 // ReadRTCP hands every RTCP packet of the track to fn until the connection closes. It must run
 // for the receiver reports to carry the sender reports' times.
 func (t *TrackReceiver) ReadRTCP(fn func(rtcp.Packet)) {
 	for {
-		clear(t.rtcpAttrs)
-		n, _, err := t.rtcp.Read(t.rtcpBuf, t.rtcpAttrs)
+		n, _, err := t.recv.Read(t.rtcpBuf)
 		if err != nil {
 			return
 		}
@@ -281,26 +243,12 @@ func (t *TrackReceiver) ReadRTCP(fn func(rtcp.Packet)) {
 		if err != nil {
 			continue
 		}
+		now := time.Now()
 		for _, p := range pkts {
+			if sr, ok := p.(*rtcp.SenderReport); ok {
+				t.feedback.senderReport(sr, now)
+			}
 			fn(p)
 		}
 	}
-}
-
-// streamInfo describes track to the interceptors as pion does for its own.
-func streamInfo(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) *interceptor.StreamInfo {
-	codec := track.Codec()
-	info := &interceptor.StreamInfo{
-		ID: track.ID(), SSRC: uint32(track.SSRC()), PayloadType: uint8(track.PayloadType()),
-		MimeType: codec.MimeType, ClockRate: codec.ClockRate, Channels: codec.Channels,
-		SDPFmtpLine: codec.SDPFmtpLine,
-	}
-	for _, h := range recv.GetParameters().HeaderExtensions {
-		info.RTPHeaderExtensions = append(info.RTPHeaderExtensions,
-			interceptor.RTPHeaderExtension{URI: h.URI, ID: h.ID})
-	}
-	for _, fb := range codec.RTCPFeedback {
-		info.RTCPFeedback = append(info.RTCPFeedback, interceptor.RTCPFeedback{Type: fb.Type, Parameter: fb.Parameter})
-	}
-	return info
 }

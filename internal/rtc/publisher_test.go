@@ -10,8 +10,12 @@ import (
 	"time"
 
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/require"
@@ -66,9 +70,11 @@ func testPublisherTrackReceiver(t *testing.T, noDirect bool) {
 	require.NoError(t, err)
 	require.NoError(t, client.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}))
 
-	// What the publisher hears back: NACKs and receiver reports.
+	// What the publisher hears back: NACKs, receiver reports and congestion control feedback
+	// (its packets carry transport-wide sequence numbers, as a browser's do).
 	nacked := make(chan uint16, 16)
 	reports := make(chan struct{}, 1)
+	twccFeedback := make(chan *rtcp.TransportLayerCC, 64)
 	go func() {
 		for {
 			pkts, _, err := tx.Sender().ReadRTCP()
@@ -89,6 +95,11 @@ func testPublisherTrackReceiver(t *testing.T, noDirect bool) {
 				case *rtcp.ReceiverReport:
 					select {
 					case reports <- struct{}{}:
+					default:
+					}
+				case *rtcp.TransportLayerCC:
+					select {
+					case twccFeedback <- p:
 					default:
 					}
 				}
@@ -149,6 +160,19 @@ func testPublisherTrackReceiver(t *testing.T, noDirect bool) {
 	case <-ctx.Done():
 		t.Fatal("no receiver report")
 	}
+	// Feedback comes every 100 ms for the packets received since the last, each one's arrival
+	// reported: over the 800 ms the packets took, several rounds with many packets each.
+	var rounds, reported int
+	for reported < total/2 {
+		select {
+		case fb := <-twccFeedback:
+			rounds++
+			reported += int(fb.PacketStatusCount)
+		case <-ctx.Done():
+			t.Fatalf("congestion control feedback for %d packets in %d rounds", reported, rounds)
+		}
+	}
+	require.Greater(t, rounds, 2)
 	direct, decrypted := server.Direct()
 	require.Equal(t, !noDirect, direct)
 	if direct {
@@ -167,14 +191,14 @@ func payloadFor(seq uint16) []byte {
 	return p
 }
 
-// testTrack is a track receiver without interceptors that keeps copies of what it is handed.
+// testTrack is a track receiver whose feedback is never sent, that keeps copies of what it is
+// handed.
 func testTrack() (*TrackReceiver, *[][]byte) {
 	var got [][]byte
-	tr := &TrackReceiver{buf: make([]byte, trackBuffer), attrs: interceptor.Attributes{},
+	fb := newConnFeedback(context.Background(), 1, func([]rtcp.Packet) error { return nil })
+	tr := &TrackReceiver{buf: make([]byte, trackBuffer), feedback: fb,
+		track:  &trackFeedback{ssrc: 7, nack: &nackLog{}, stats: receptionStats{clockRate: 90000}},
 		handle: func(pkt []byte) { got = append(got, bytes.Clone(pkt)) }}
-	tr.rtp = interceptor.RTPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
-		return copy(b, tr.buf[:tr.pending]), a, nil
-	})
 	return tr, &got
 }
 
@@ -229,6 +253,10 @@ func TestDirectSession(t *testing.T) {
 	rtcpPacket := []byte{0x80, 0xc8, 0, 6, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 	require.False(t, path.divert(rtcpPacket, addr), "RTCP goes to pion")
 	require.False(t, path.divert(encrypt(3)[:0:0], addr), "too short to be RTP")
+	require.False(t, path.divert(encrypt(3)[:14], addr), "cut short: pion decides")
+	require.Equal(t, 1, s.failures, "and it counts as a failure, unlike a duplicate")
+	require.True(t, path.divert(encrypt(3), addr))
+	require.Zero(t, s.failures)
 
 	moved := netip.MustParseAddrPort("127.0.0.1:5002")
 	s.moveTo(moved)
@@ -251,8 +279,9 @@ func TestDirectSession(t *testing.T) {
 }
 
 // BenchmarkDirectPath is the direct path per packet, socket reader to the track's handler: the
-// reader decrypts a 1,200-byte SRTP packet (AES-GCM) and runs the feedback interceptors (NACK
-// generation, receiver reports, TWCC) on it.
+// reader decrypts a 1,200-byte SRTP packet (AES-GCM) that carries a transport-wide sequence
+// number, as a browser's do, and records it for the feedback (NACKs, receiver reports,
+// congestion control).
 func BenchmarkDirectPath(b *testing.B) {
 	key, salt := make([]byte, 16), make([]byte, 12)
 	sender, err := srtp.CreateContext(key, salt, srtp.ProtectionProfileAeadAes128Gcm)
@@ -263,35 +292,16 @@ func BenchmarkDirectPath(b *testing.B) {
 		require.NoError(b, err)
 		return ctx
 	}
-	reg, err := newReceiveRegistry()
-	require.NoError(b, err)
-	chain, err := reg.Build("")
-	require.NoError(b, err)
-	defer func() { _ = chain.Close() }()
-	chain.BindRTCPWriter(interceptor.RTCPWriterFunc(func([]rtcp.Packet, interceptor.Attributes) (int, error) {
-		return 0, nil
-	}))
 	handled := 0
-	tr := &TrackReceiver{buf: make([]byte, trackBuffer), attrs: interceptor.Attributes{},
-		handle: func([]byte) { handled++ }}
-	tr.rtp = chain.BindRemoteStream(&interceptor.StreamInfo{SSRC: 7, ClockRate: 90000, MimeType: "video/H264",
-		RTCPFeedback: []interceptor.RTCPFeedback{{Type: "nack"}}},
-		interceptor.RTPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
-			return copy(b, tr.buf[:tr.pending]), a, nil
-		}))
+	tr, _ := testTrack()
+	tr.track.twccExt = benchTWCCExt
+	tr.handle = func([]byte) { handled++ }
 	path := newDirectPath()
 	addr := netip.MustParseAddrPort("127.0.0.1:5000")
 	s := &directSession{path: path, addr: addr, ctx: newCtx(), tracks: map[uint32]*TrackReceiver{7: tr},
 		log: slog.New(slog.DiscardHandler)}
 	require.True(b, path.add(addr, s))
-	pkts := make([][]byte, 1<<12)
-	for i := range pkts {
-		raw, err := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: uint16(i), SSRC: 7},
-			Payload: make([]byte, 1150)}).Marshal()
-		require.NoError(b, err)
-		pkts[i], err = sender.EncryptRTP(nil, raw, nil)
-		require.NoError(b, err)
-	}
+	pkts := benchPackets(b, sender)
 	b.SetBytes(int64(len(pkts[0])))
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -311,13 +321,80 @@ func BenchmarkDirectPath(b *testing.B) {
 	require.Equal(b, b.N, handled)
 }
 
-// The interceptors find the header the track receiver parsed under the interceptor package's own
-// key, instead of parsing each packet again.
-func TestRTPHeaderAttr(t *testing.T) {
-	require.NotNil(t, rtpHeaderAttr, "interceptor.Attributes.GetRTPHeader caches the header")
-	h := &rtp.Header{SequenceNumber: 7}
-	a := interceptor.Attributes{rtpHeaderAttr: h}
-	got, err := a.GetRTPHeader([]byte{0x80, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0})
-	require.NoError(t, err)
-	require.Same(t, h, got)
+const benchTWCCExt = 3
+
+// benchPackets are 4,096 SRTP packets of 1,200 bytes with consecutive sequence numbers and
+// transport-wide sequence numbers (encrypted by sender when given).
+func benchPackets(b *testing.B, sender *srtp.Context) [][]byte {
+	pkts := make([][]byte, 1<<12)
+	for i := range pkts {
+		p := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: uint16(i), SSRC: 7,
+			Timestamp: uint32(i/10) * 3000}, Payload: make([]byte, 1150)}
+		seq, err := (&rtp.TransportCCExtension{TransportSequence: uint16(i)}).Marshal()
+		require.NoError(b, err)
+		require.NoError(b, p.SetExtension(benchTWCCExt, seq))
+		raw, err := p.Marshal()
+		require.NoError(b, err)
+		if sender != nil {
+			raw, err = sender.EncryptRTP(nil, raw, nil)
+			require.NoError(b, err)
+		}
+		pkts[i] = raw
+	}
+	return pkts
+}
+
+// BenchmarkFeedback is the feedback's cost per packet: connFeedback (ours) against pion's NACK
+// generator, receiver report and TWCC sender interceptors, which did the same before. The
+// packets are decrypted already.
+func BenchmarkFeedback(b *testing.B) {
+	pkts := benchPackets(b, nil)
+	headers := make([]rtp.Header, len(pkts))
+	for i := range pkts {
+		_, err := headers[i].Unmarshal(pkts[i])
+		require.NoError(b, err)
+	}
+	b.Run("ours", func(b *testing.B) {
+		tr, _ := testTrack()
+		tr.track.twccExt = benchTWCCExt
+		b.ReportAllocs()
+		for i := range b.N {
+			tr.feedback.received(tr.track, &headers[i%len(headers)], time.Now())
+		}
+	})
+	b.Run("pion interceptors", func(b *testing.B) {
+		gen, err := nack.NewGeneratorInterceptor(nackGeneratorOptions()...)
+		require.NoError(b, err)
+		rr, err := report.NewReceiverInterceptor()
+		require.NoError(b, err)
+		tw, err := twcc.NewSenderInterceptor()
+		require.NoError(b, err)
+		reg := &interceptor.Registry{}
+		reg.Add(gen)
+		reg.Add(rr)
+		reg.Add(tw)
+		chain, err := reg.Build("")
+		require.NoError(b, err)
+		defer func() { _ = chain.Close() }()
+		chain.BindRTCPWriter(interceptor.RTCPWriterFunc(func([]rtcp.Packet, interceptor.Attributes) (int, error) {
+			return 0, nil
+		}))
+		var cur []byte
+		reader := chain.BindRemoteStream(&interceptor.StreamInfo{SSRC: 7, ClockRate: 90000, MimeType: "video/H264",
+			RTCPFeedback:        []interceptor.RTCPFeedback{{Type: "nack"}},
+			RTPHeaderExtensions: []interceptor.RTPHeaderExtension{{URI: sdp.TransportCCURI, ID: benchTWCCExt}}},
+			interceptor.RTPReaderFunc(func(dst []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+				return copy(dst, cur), a, nil
+			}))
+		buf := make([]byte, trackBuffer)
+		attrs := interceptor.Attributes{}
+		b.ReportAllocs()
+		for i := range b.N {
+			cur = pkts[i%len(pkts)]
+			clear(attrs)
+			if _, _, err := reader.Read(buf, attrs); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
