@@ -107,14 +107,14 @@ func computeFigures(r *Report) {
 	}
 	f.UDPDrops = math.Max(0, lastDrops-firstDrops)
 	f.NACKs, f.NACKRatio = 0, 0
-	for i := len(r.Samples) - 1; i >= 0; i-- {
-		// The node's counters since it started: the last scrape that answered holds the run's.
-		if mt := r.Samples[i].Nodes[m].Metrics; mt != nil {
+	for _, s := range r.Samples {
+		// Per-stream counters since each stream began, summed: they vanish when the streams
+		// leave after the stop, so the run's total is the largest sum seen.
+		if mt := s.Nodes[m].Metrics; mt != nil && mt.NACKs >= f.NACKs {
 			f.NACKs = mt.NACKs
 			if mt.Packets > 0 {
 				f.NACKRatio = mt.NACKs / mt.Packets
 			}
-			break
 		}
 	}
 	streamFigures(r)

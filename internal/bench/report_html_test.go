@@ -21,13 +21,16 @@ func testReport() *Report {
 		rec := NodeSample{Up: i < 20 || i > 24, CPU: 0.1, CPUSeconds: 0.1 * t, RSS: 50e6 + uint64(i)*1e6, PeakRSS: 80e6,
 			WChar: uint64(i) * 130e3, Syscw: uint64(i) * 3, WriteRate: 130e3, DiskFree: 1e9 - t*130e3, TimeToFull: 7000,
 			Metrics: &NodeMetrics{StreamsIn: 2, Recording: 2, Degraded: float64(i % 2), Packets: t * 200, Lost: t,
-				RecorderWrites: t * 2, DiskFree: -1, DiskTimeToFull: -1}}
+				RecorderWrites: t * 2, DiskFree: -1, DiskTimeToFull: -1, NACKs: t * 2}}
+		if i >= 27 { // the streams left after the stop: their counters are gone
+			rec.Metrics.Packets, rec.Metrics.NACKs = 0, 0
+		}
 		origin := NodeSample{Up: true, CPU: 0.05, CPUSeconds: 0.05 * t, RSS: 30e6, DiskFree: -1, TimeToFull: -1}
 		self := NodeSample{Up: true, CPU: 0.02, CPUSeconds: 0.02 * t, RSS: 20e6, PeakRSS: 21e6}
 		r.Samples = append(r.Samples, Sample{T: t, Nodes: []NodeSample{origin, rec}, Bench: self})
 	}
 	r.Streams = []StreamResult{
-		{Name: "Stream-1", State: "ok", Files: []*File{{Path: "/tmp/x/Stream-1_1.mp4", State: "closed", Duration: 20, Valid: true, Codecs: []string{"h264", "opus"}, AVOffset: 2}}},
+		{Name: "Stream-1", State: "ok", SentBytes: 1000, WrittenBytes: 990, Files: []*File{{Path: "/tmp/x/Stream-1_1.mp4", State: "closed", Duration: 20, Valid: true, Codecs: []string{"h264", "opus"}, AVOffset: 2}}},
 		{Name: "Stream-2", State: "lost", Reason: "no valid file", Files: []*File{{Path: "/tmp/x/Stream-2_1.mp4", State: "closed", Problem: "decode errors: <b>bad</b>"}}},
 	}
 	computeFigures(r)
@@ -73,6 +76,9 @@ func TestComputeFigures(t *testing.T) {
 	require.Equal(t, 1.0, f.MaxDegraded)
 	require.Equal(t, []int{1, 2, 1}, []int{f.FilesValid, f.FilesTotal, f.FilesBad})
 	require.Equal(t, 1, f.StreamsLost)
+	require.InDelta(t, 26*2, f.NACKs, 1e-9, "the most the node counted, before its streams left")
+	require.InDelta(t, 0.01, f.NACKRatio, 1e-9)
+	require.InDelta(t, 0.99, f.WrittenPerSent, 1e-9, "streams without a publisher of their own do not count")
 }
 
 func TestNiceCeil(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"github.com/pion/dtls/v3/pkg/crypto/prf"
 	"github.com/pion/dtls/v3/pkg/protocol/extension"
 	"github.com/pion/dtls/v3/pkg/protocol/handshake"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 )
@@ -110,30 +111,34 @@ func (d *dtlsSecrets) Write(line []byte) (int, error) {
 
 var errNoSecrets = errors.New("the DTLS handshake did not reveal its secrets (not the DTLS server, or not done)")
 
-// remoteContext derives the SRTP context that decrypts what the DTLS client (the publisher)
-// sends.
-func (d *dtlsSecrets) remoteContext(replayWindow uint) (*srtp.Context, error) {
+// contexts derives the SRTP contexts of the session: remote decrypts what the DTLS client (the
+// publisher) sends, local encrypts what vigil sends it.
+func (d *dtlsSecrets) contexts(replayWindow uint) (remote, local *srtp.Context, err error) {
 	d.mu.Lock()
 	exp := keyExporter{serverRandom: d.serverRandom, clientRandom: d.clientRandom,
 		masterSecret: d.masterSecret, suite: d.suite}
 	profile := d.profile
 	d.mu.Unlock()
 	if exp.serverRandom == nil || exp.clientRandom == nil || exp.masterSecret == nil || profile == 0 {
-		return nil, errNoSecrets
+		return nil, nil, errNoSecrets
 	}
 	cfg := srtp.Config{Profile: profile}
 	if err := cfg.ExtractSessionKeysFromDTLS(exp, false); err != nil {
-		return nil, fmt.Errorf("derive srtp keys: %w", err)
+		return nil, nil, fmt.Errorf("derive srtp keys: %w", err)
 	}
 	// Cryptex (RFC 9335: header extensions encrypted too) is accepted whether or not it was
 	// negotiated: pion negotiates it with peers that offer it, the packets authenticate either
 	// way, and the mode pion chose is not exposed.
-	ctx, err := srtp.CreateContext(cfg.Keys.RemoteMasterKey, cfg.Keys.RemoteMasterSalt, profile,
+	remote, err = srtp.CreateContext(cfg.Keys.RemoteMasterKey, cfg.Keys.RemoteMasterSalt, profile,
 		srtp.SRTPReplayProtection(replayWindow), srtp.Cryptex(srtp.CryptexModeEnabled))
 	if err != nil {
-		return nil, fmt.Errorf("srtp context: %w", err)
+		return nil, nil, fmt.Errorf("srtp context: %w", err)
 	}
-	return ctx, nil
+	local, err = srtp.CreateContext(cfg.Keys.LocalMasterKey, cfg.Keys.LocalMasterSalt, profile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("srtp context: %w", err)
+	}
+	return remote, local, nil
 }
 
 // keyExporter is TLS's keying material exporter (RFC 5705) as pion's DTLS server computes it.
@@ -227,6 +232,39 @@ type directSession struct {
 	closed   bool
 
 	packets atomic.Uint64
+
+	// The feedback vigil sends the publisher (RTCP, from the connection's feedback sender): out
+	// encrypts it with vigil's own SRTCP sender SSRC, which pion never uses, so that its index
+	// is this context's alone.
+	outMu  sync.Mutex
+	out    *srtp.Context
+	outBuf []byte
+	conn   *batchConn
+}
+
+// writeRTCP sends pkts to the publisher as one compound SRTCP packet, straight to the socket;
+// false when the session has left the direct path (the caller then sends through pion).
+func (s *directSession) writeRTCP(pkts []rtcp.Packet) (bool, error) {
+	s.mu.Lock()
+	addr, closed := s.addr, s.closed
+	s.mu.Unlock()
+	if closed || s.out == nil || s.conn == nil {
+		return false, nil
+	}
+	raw, err := rtcp.Marshal(pkts)
+	if err != nil {
+		return true, fmt.Errorf("marshal rtcp: %w", err)
+	}
+	s.outMu.Lock()
+	defer s.outMu.Unlock()
+	s.outBuf, err = s.out.EncryptRTCP(s.outBuf[:0], raw, nil)
+	if err != nil {
+		return true, fmt.Errorf("encrypt rtcp: %w", err)
+	}
+	if _, err := s.conn.WriteToAddrPort(s.outBuf, addr); err != nil {
+		return true, fmt.Errorf("send rtcp to %s: %w", addr, err)
+	}
+	return true, nil
 }
 
 // receive decrypts b and hands it to its track; false leaves it to pion.

@@ -32,6 +32,10 @@ type PublisherConn struct {
 	feedback *connFeedback
 	stop     context.CancelFunc // ends the feedback sender
 	log      *slog.Logger
+	// The sender SSRCs of the feedback: through pion's SRTCP session, and straight from the
+	// direct session's own context. Each SRTCP context numbers the packets of an SSRC itself,
+	// so the two must never share one (the publisher would take the second's for replays).
+	pionSSRC, directSSRC uint32
 
 	mu          sync.Mutex
 	direct      *directSession
@@ -59,8 +63,44 @@ func (e *Engine) NewPublisherConnection(log *slog.Logger) (*PublisherConn, error
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	c.PeerConnection, c.stop = pc, stop
-	c.feedback = newConnFeedback(ctx, rand.Uint32(), pc.WriteRTCP) //nolint:gosec // an SSRC, not a secret
+	c.pionSSRC, c.directSSRC = rand.Uint32(), rand.Uint32()|1 //nolint:gosec // SSRCs, not secrets
+	if c.directSSRC == c.pionSSRC {
+		c.directSSRC++
+	}
+	c.feedback = newConnFeedback(ctx, c.pionSSRC, c.writeFeedback)
 	return c, nil
+}
+
+// writeFeedback sends the feedback straight from the direct session when there is one: pion's
+// RTCP write path (its interceptors, SRTCP session, mux and ICE connection, each with its locks)
+// cost more than building the feedback. The feedback counter sees it either way.
+func (c *PublisherConn) writeFeedback(pkts []rtcp.Packet) error {
+	c.mu.Lock()
+	d := c.direct
+	c.mu.Unlock()
+	if d != nil {
+		setSenderSSRC(pkts, c.directSSRC)
+		if sent, err := d.writeRTCP(pkts); sent {
+			c.engine.feedback.observe(pkts)
+			return err
+		}
+	}
+	setSenderSSRC(pkts, c.pionSSRC)
+	return c.PeerConnection.WriteRTCP(pkts) //nolint:wrapcheck // pion's own
+}
+
+// setSenderSSRC makes ssrc the sender of the feedback packets connFeedback builds.
+func setSenderSSRC(pkts []rtcp.Packet, ssrc uint32) {
+	for _, p := range pkts {
+		switch p := p.(type) {
+		case *rtcp.TransportLayerCC:
+			p.SenderSSRC = ssrc
+		case *rtcp.TransportLayerNack:
+			p.SenderSSRC = ssrc
+		case *rtcp.ReceiverReport:
+			p.SSRC = ssrc
+		}
+	}
 }
 
 // TrackReceiver takes the RTP of one incoming track of a PublisherConn, from whichever goroutine
@@ -176,12 +216,12 @@ func (c *PublisherConn) openDirect(recv *webrtc.RTPReceiver) (*directSession, er
 	if err != nil {
 		return nil, err
 	}
-	ctx, err := c.secrets.remoteContext(directReplayWindow)
+	ctx, out, err := c.secrets.contexts(directReplayWindow)
 	if err != nil {
 		return nil, err
 	}
 	s := &directSession{path: c.engine.direct, addr: addr, ctx: ctx, tracks: map[uint32]*TrackReceiver{},
-		log: c.log}
+		log: c.log, out: out, conn: c.engine.batch}
 	if !c.engine.direct.add(s.addr, s) {
 		return nil, fmt.Errorf("remote address %s already has a direct session", s.addr)
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,7 +43,9 @@ func testPublisherTrackReceiver(t *testing.T, noDirect bool) {
 	server, err := eng.NewPublisherConnection(log)
 	require.NoError(t, err)
 	packets := make(chan []byte, 1024)
+	counted := &countingSink{}
 	server.OnTrack(func(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+		eng.feedback.Watch(uint32(track.SSRC()), counted)
 		tr := server.Receive(track, recv, func(pkt []byte) { packets <- bytes.Clone(pkt) })
 		go tr.ReadRTCP(func(rtcp.Packet) {})
 	})
@@ -173,6 +176,7 @@ func testPublisherTrackReceiver(t *testing.T, noDirect bool) {
 		}
 	}
 	require.Greater(t, rounds, 2)
+	require.Positive(t, counted.nacks.Load(), "the NACKs sent are counted for the stream's metrics")
 	direct, decrypted := server.Direct()
 	require.Equal(t, !noDirect, direct)
 	if direct {
@@ -181,6 +185,11 @@ func testPublisherTrackReceiver(t *testing.T, noDirect bool) {
 
 	require.NoError(t, server.Close())
 }
+
+type countingSink struct{ nacks, plis atomic.Uint64 }
+
+func (s *countingSink) CountNACK(n uint64) { s.nacks.Add(n) }
+func (s *countingSink) CountPLI()          { s.plis.Add(1) }
 
 func payloadFor(seq uint16) []byte {
 	p := make([]byte, 200)
