@@ -110,13 +110,9 @@ func setSenderSSRC(pkts []rtcp.Packet, ssrc uint32) {
 type TrackReceiver struct {
 	mu       sync.Mutex // serialises the two sources
 	handle   func(pkt []byte)
-	buf      []byte // the packet being handled: decrypted here on the direct path
-	pending  int    // its length
+	buf      []byte // the direct path decrypts into it
 	feedback *connFeedback
 	track    *trackFeedback
-	// pumpHeader is the header of a packet from pion's track reader (the direct path brings its
-	// own, parsed by the decryption).
-	pumpHeader rtp.Header
 
 	recv    *webrtc.RTPReceiver
 	rtcpBuf []byte
@@ -144,25 +140,26 @@ func (c *PublisherConn) Receive(track *webrtc.TrackRemote, recv *webrtc.RTPRecei
 func (c *PublisherConn) pump(track *webrtc.TrackRemote, tr *TrackReceiver) {
 	defer c.pumps.Done()
 	buf := make([]byte, trackBuffer)
+	var header rtp.Header
 	for {
 		n, _, err := track.Read(buf)
 		if err != nil {
 			return
 		}
-		tr.mu.Lock()
-		tr.pending = copy(tr.buf, buf[:n])
-		if _, err := tr.pumpHeader.Unmarshal(tr.buf[:n]); err == nil {
-			tr.deliver(&tr.pumpHeader)
+		if _, err := header.Unmarshal(buf[:n]); err != nil {
+			continue
 		}
+		tr.mu.Lock()
+		tr.deliver(&header, buf[:n])
 		tr.mu.Unlock()
 	}
 }
 
-// deliver records the packet in t.buf, whose header is parsed in header, for the feedback and
-// hands it on. t.mu is held.
-func (t *TrackReceiver) deliver(header *rtp.Header) {
+// deliver records pkt, whose header is parsed in header, for the feedback and hands it on. t.mu
+// is held.
+func (t *TrackReceiver) deliver(header *rtp.Header, pkt []byte) {
 	t.feedback.received(t.track, header, time.Now())
-	t.handle(t.buf[:t.pending])
+	t.handle(pkt)
 }
 
 // decryptAndDeliver is the direct path's way in: it decrypts srtpPacket with ctx into the
@@ -177,8 +174,7 @@ func (t *TrackReceiver) decryptAndDeliver(ctx *srtp.Context, srtpPacket []byte, 
 	if len(out) == 0 || len(out) > len(t.buf) || &out[0] != &t.buf[0] {
 		return errPacketTooLarge
 	}
-	t.pending = len(out)
-	t.deliver(header)
+	t.deliver(header, out)
 	return nil
 }
 
