@@ -189,7 +189,7 @@ func openRecordings(cfg config.Config, log *slog.Logger) (*storage.Store, *catal
 		return nil, nil, fmt.Errorf("record.dir_mode: %w", err)
 	}
 	store, err := storage.New(storage.Config{Dir: cfg.Dir, Fsync: storage.FsyncPolicy(cfg.Record.Fsync),
-		Interval: cfg.Record.FsyncInterval.D(), FileMode: fileMode, DirMode: dirMode}, log.With("component", "storage"))
+		Interval: cfg.Record.FsyncInterval.D(), PageCache: storage.PageCache(cfg.Record.PageCache), FileMode: fileMode, DirMode: dirMode}, log.With("component", "storage"))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -119,6 +119,9 @@ type RecordConfig struct {
 	Fsync string `yaml:"fsync"`
 	// FsyncInterval is the sync period of the interval policy.
 	FsyncInterval Duration `yaml:"fsync_interval"`
+	// PageCache is drop (start write-back as files grow and drop written pages from the page
+	// cache) or keep (leave them to the kernel).
+	PageCache string `yaml:"page_cache"`
 	// OnRecordHookScript runs with the stream name and the file path of every finished file.
 	OnRecordHookScript string `yaml:"on_record_hook_script"`
 	// HookTimeout kills a hook that runs longer.
@@ -315,6 +318,7 @@ func Default() Config {
 			Auto: "none", Streams: []string{}, Formats: "h264-mp4,vp8-webm", Rotation: "off",
 			Template: "{streamName}_{startTime}_{segment}", FileMode: "0640", DirMode: "0750", Preroll: true, Grace: Duration(10 * time.Second),
 			Fragment: Duration(time.Second), Fsync: "close", FsyncInterval: Duration(5 * time.Second),
+			PageCache:   "drop",
 			HookTimeout: Duration(60 * time.Second),
 		},
 		Disk: DiskConfig{MinFree: "5%", HardFloor: "1%", Policy: "delete-oldest", CheckInterval: Duration(time.Second),
@@ -366,6 +370,7 @@ func (c Config) Validate() error {
 	check(oneOf(c.Record.Auto, "none", "all", "match"), "record.auto: %q is not none, all or match", c.Record.Auto)
 	check(c.Record.Auto != "match" || len(c.Record.Streams) > 0, "record.streams: give patterns when record.auto is match")
 	check(oneOf(c.Record.Fsync, "never", "close", "interval"), "record.fsync: %q is not never, close or interval", c.Record.Fsync)
+	check(oneOf(c.Record.PageCache, "drop", "keep"), "record.page_cache: %q is not drop or keep", c.Record.PageCache)
 	check(c.Record.Grace >= 0, "record.grace: %v must not be negative", c.Record.Grace)
 	check(c.Record.Fragment >= Duration(100*time.Millisecond) && c.Record.Fragment <= Duration(10*time.Second),
 		"record.fragment: %v must be between 100ms and 10s", c.Record.Fragment)

@@ -33,11 +33,31 @@ const (
 	FsyncInterval FsyncPolicy = "interval"
 )
 
+// PageCache says whether written recordings stay in the kernel's page cache.
+type PageCache string
+
+// The page cache policies.
+const (
+	// PageCacheDrop starts write-back of each file as it grows and drops the written pages
+	// (default, Linux): recordings are written once and read rarely, and a cache that grows by
+	// every stream's bitrate costs each write more (the kernel takes fresh pages for it) and
+	// pushes out what the machine does read.
+	PageCacheDrop PageCache = "drop"
+	// PageCacheKeep leaves written pages to the kernel, for machines that read recordings back
+	// soon after they are written.
+	PageCacheKeep PageCache = "keep"
+)
+
+// dropStep is how much a file grows between two drops of its written pages: about one 1-s
+// fragment of a 2.5 Mbps stream, so the cache holds a few hundred KiB per file.
+const dropStep = 256 << 10
+
 // Config of the local store.
 type Config struct {
-	Dir      string
-	Fsync    FsyncPolicy
-	Interval time.Duration
+	Dir       string
+	Fsync     FsyncPolicy
+	Interval  time.Duration
+	PageCache PageCache
 	// FileMode and DirMode are the permissions of new segments and of the directory when vigil
 	// creates it. Default 0640 and 0750: recordings are not for every user of the machine.
 	FileMode, DirMode os.FileMode
@@ -124,6 +144,7 @@ type File struct {
 	done     bool
 	pos      int64 // current offset
 	good     int64 // end of the last complete write: the file is whole up to here
+	dropped  int64 // good when the written pages were last dropped from the page cache
 }
 
 // Write implements io.Writer; with the interval policy it syncs when the interval has passed.
@@ -141,6 +162,10 @@ func (f *File) Write(b []byte) (int, error) {
 	}
 	f.pos += int64(n)
 	f.good = max(f.good, f.pos)
+	if f.store.cfg.PageCache != PageCacheKeep && f.good-f.dropped >= dropStep {
+		dropWritten(f.f, f.good)
+		f.dropped = f.good
+	}
 	if f.store.cfg.Fsync == FsyncInterval && time.Since(f.lastSync) >= f.store.cfg.Interval {
 		f.lastSync = time.Now()
 		err = f.f.Sync()
@@ -172,6 +197,9 @@ func (f *File) Commit(name string) (string, error) {
 	var errs []error
 	if f.store.cfg.Fsync != FsyncNever {
 		errs = append(errs, f.f.Sync())
+	}
+	if f.store.cfg.PageCache != PageCacheKeep {
+		dropWritten(f.f, 0)
 	}
 	errs = append(errs, f.f.Close())
 	final := f.final
