@@ -60,6 +60,13 @@ type Writer interface {
 	Duration() time.Duration
 }
 
+// BuffersWriter is a file that writes several buffers with one call (storage.File: writev). A
+// writer given one writes each fragment from the buffers its samples were gathered in, with no
+// copy into one buffer first. bufs is consumed.
+type BuffersWriter interface {
+	WriteBuffers(bufs [][]byte) (int64, error)
+}
+
 // Options tune a writer.
 type Options struct {
 	// FragmentDuration is the media time buffered before a write. Default 1 s.

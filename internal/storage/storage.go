@@ -153,14 +153,36 @@ type File struct {
 func (f *File) Write(b []byte) (int, error) {
 	n, err := f.f.Write(b)
 	if err != nil {
-		if terr := f.f.Truncate(f.good); terr == nil {
-			if _, serr := f.f.Seek(f.good, io.SeekStart); serr == nil {
-				f.pos = f.good
-			}
-		}
-		return 0, fmt.Errorf("write %s: %w", filepath.Base(f.final), err)
+		return 0, f.undo(err)
 	}
-	f.pos += int64(n)
+	return n, f.wrote(int64(n))
+}
+
+// WriteBuffers writes bufs one after the other, with one system call where the platform has one
+// (writev): a fragment goes to the file from the buffers its samples were gathered in, with no
+// copy into one buffer first. bufs is consumed. A failure undoes the call as Write does.
+func (f *File) WriteBuffers(bufs [][]byte) (int64, error) {
+	n, err := writeBuffers(f.f, bufs)
+	if err != nil {
+		return 0, f.undo(err)
+	}
+	return n, f.wrote(n)
+}
+
+// undo cuts the file back to the end of the last complete write after a failed one.
+func (f *File) undo(err error) error {
+	if terr := f.f.Truncate(f.good); terr == nil {
+		if _, serr := f.f.Seek(f.good, io.SeekStart); serr == nil {
+			f.pos = f.good
+		}
+	}
+	return fmt.Errorf("write %s: %w", filepath.Base(f.final), err)
+}
+
+// wrote accounts for n bytes written at the current offset, then applies the page cache and
+// fsync policies.
+func (f *File) wrote(n int64) error {
+	f.pos += n
 	f.good = max(f.good, f.pos)
 	if f.store.cfg.PageCache != PageCacheKeep && f.good-f.dropped >= dropStep {
 		dropWritten(f.f, f.good)
@@ -168,9 +190,9 @@ func (f *File) Write(b []byte) (int, error) {
 	}
 	if f.store.cfg.Fsync == FsyncInterval && time.Since(f.lastSync) >= f.store.cfg.Interval {
 		f.lastSync = time.Now()
-		err = f.f.Sync()
+		return f.f.Sync()
 	}
-	return n, err
+	return nil
 }
 
 // Seek implements io.Seeker.
@@ -243,3 +265,17 @@ func freeName(path string) string {
 }
 
 var _ io.WriteSeeker = (*File)(nil)
+
+// consumed drops the first n bytes from bufs: whole buffers, then the front of a partly written
+// one.
+func consumed(bufs [][]byte, n int) [][]byte {
+	for len(bufs) > 0 && n >= len(bufs[0]) {
+		n -= len(bufs[0])
+		bufs[0] = nil
+		bufs = bufs[1:]
+	}
+	if len(bufs) > 0 {
+		bufs[0] = bufs[0][n:]
+	}
+	return bufs
+}

@@ -157,3 +157,35 @@ func TestAbort(t *testing.T) {
 	require.Error(t, err, "an aborted file cannot be committed")
 	require.Empty(t, names(t, s.Dir()))
 }
+
+// TestWriteBuffers checks that a vectored write puts its buffers one after the other, however
+// many (more than one writev takes) and with empty ones among them, and that writes after it
+// continue at its end.
+func TestWriteBuffers(t *testing.T) {
+	s := newStore(t, storage.FsyncClose)
+	f, err := s.Create("cam.mp4")
+	require.NoError(t, err)
+	var bufs [][]byte
+	var want []byte
+	for i := range 3000 {
+		b := make([]byte, i%7)
+		for j := range b {
+			b[j] = byte(i + j)
+		}
+		bufs = append(bufs, b)
+		want = append(want, b...)
+	}
+	n, err := f.WriteBuffers(bufs)
+	require.NoError(t, err)
+	require.Equal(t, int64(len(want)), n)
+	_, err = f.Write([]byte("tail"))
+	require.NoError(t, err)
+	n, err = f.WriteBuffers([][]byte{nil, {}})
+	require.NoError(t, err)
+	require.Zero(t, n)
+	path, err := f.Commit("")
+	require.NoError(t, err)
+	got, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, append(want, "tail"...), got)
+}

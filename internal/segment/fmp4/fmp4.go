@@ -36,6 +36,10 @@ type Writer struct {
 	end     time.Duration   // where the file ends once closed (see CloseAt); 0 while open
 	out     *[]byte         // the fragment being written, reused; nil: borrowed from opts.Buffers
 	frag    []fragmentTrack // the fragment's tracks, reused
+	// head and bufs, reused, hold a fragment's moof and mdat header and the list of what a
+	// segment.BuffersWriter writes: the head, then the samples' pieces.
+	head []byte
+	bufs [][]byte
 }
 
 // track holds the samples of the fragment being built. The last one is held back: its duration
@@ -133,6 +137,23 @@ func (fw *Writer) write(b []byte) error {
 	return nil
 }
 
+// writeBuffers writes the fragment in fw.frag as its head (moof and mdat header) followed by the
+// samples' pieces where they lie, with one vectored write.
+func (fw *Writer) writeBuffers(bw segment.BuffersWriter) error {
+	fw.head = appendFragmentHead(fw.head[:0], fw.seq, fw.frag)
+	fw.bufs = append(fw.bufs[:0], fw.head)
+	for _, f := range fw.frag {
+		fw.bufs = append(fw.bufs, f.data...)
+	}
+	n, err := bw.WriteBuffers(fw.bufs)
+	clear(fw.bufs) // the pieces go back to the pool with their chunks
+	fw.written += n
+	if err != nil {
+		return fmt.Errorf("write fragment: %w", err)
+	}
+	return nil
+}
+
 // WriteSample implements segment.Writer.
 func (fw *Writer) WriteSample(s segment.Sample) error {
 	if fw.closed {
@@ -197,13 +218,18 @@ func (fw *Writer) flush(final bool) error {
 		return nil
 	}
 	fw.seq++
-	out := fw.out
-	if out == nil {
-		out = fw.opts.Buffers.Get()
-		defer fw.opts.Buffers.Put(out)
+	var err error
+	if bw, ok := fw.w.(segment.BuffersWriter); ok {
+		err = fw.writeBuffers(bw)
+	} else {
+		out := fw.out
+		if out == nil {
+			out = fw.opts.Buffers.Get()
+			defer fw.opts.Buffers.Put(out)
+		}
+		*out = appendFragment((*out)[:0], fw.seq, fw.frag)
+		err = fw.write(*out)
 	}
-	*out = appendFragment((*out)[:0], fw.seq, fw.frag)
-	err := fw.write(*out)
 	for _, t := range fw.tracks {
 		clear(t.pieces) // the chunks go back to the pool: no reference may outlive that
 		t.pieces = t.pieces[:0]

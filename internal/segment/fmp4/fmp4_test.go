@@ -126,3 +126,37 @@ func TestDurationInHeader(t *testing.T) {
 	testutil.FFmpegDecode(t, f.Name())
 	require.Zero(t, f.Overwrites, "never seeks back")
 }
+
+// vectorFile takes a fragment as a list of buffers, as storage.File does with writev.
+type vectorFile struct {
+	*testutil.SnapshotFile
+	calls, pieces int
+}
+
+func (f *vectorFile) WriteBuffers(bufs [][]byte) (int64, error) {
+	f.calls++
+	f.pieces += len(bufs)
+	n, err := f.Write(bytes.Join(bufs, nil))
+	return int64(n), err
+}
+
+// A file that takes vectored writes gets every fragment as its head and the samples' pieces in
+// one call, and the same bytes as one that takes one buffer.
+func TestWriterVectoredWrites(t *testing.T) {
+	for _, tc := range writerCases(t) {
+		t.Run(tc.Name, func(t *testing.T) {
+			want, _ := testutil.WriteCase(t, newWriter, "plain.mp4", tc)
+			f := &vectorFile{SnapshotFile: testutil.NewSnapshotFile(t, "vector.mp4")}
+			w, err := fmp4.New(f, tc.Tracks, segment.Options{Buffers: &segment.BufferPool{}})
+			require.NoError(t, err)
+			for _, s := range tc.Samples {
+				require.NoError(t, w.WriteSample(s))
+			}
+			require.NoError(t, w.Close())
+			require.Equal(t, want.Last(), f.Last())
+			require.Equal(t, want.Writes-1, f.calls, "every fragment in one vectored write, the init segment alone")
+			require.GreaterOrEqual(t, f.pieces, 2*f.calls, "the head, then the samples' pieces (not a copy)")
+			require.Equal(t, int64(len(f.Last())), w.Bytes())
+		})
+	}
+}

@@ -32,6 +32,18 @@ type fragmentTrack struct {
 // and every byte are those of mediacommon's fmp4.Part.Marshal (a test holds them equal), built
 // without reflection or allocation: with a hundred recordings this runs a hundred times a second.
 func appendFragment(out []byte, seq uint32, tracks []fragmentTrack) []byte {
+	out = appendFragmentHead(out, seq, tracks)
+	for _, t := range tracks {
+		for _, p := range t.data {
+			out = append(out, p...)
+		}
+	}
+	return out
+}
+
+// appendFragmentHead appends the moof and the mdat's header of tracks: what precedes the
+// samples' payloads, which follow in order (appendFragment, or a vectored write of the pieces).
+func appendFragmentHead(out []byte, seq uint32, tracks []fragmentTrack) []byte {
 	moofSize := 8 + 16 // moof header, mfhd
 	for _, t := range tracks {
 		moofSize += 8 + 16 + 20 + trunSize(t) // traf header, tfhd, tfdt, trun
@@ -57,14 +69,12 @@ func appendFragment(out []byte, seq uint32, tracks []fragmentTrack) []byte {
 		dataOffset += t.size
 	}
 	out = setBoxSize(out, moofStart)
-	mdatStart := len(out)
-	out = appendBoxHeader(out, "mdat")
+	payload := 0
 	for _, t := range tracks {
-		for _, p := range t.data {
-			out = append(out, p...)
-		}
+		payload += t.size
 	}
-	return setBoxSize(out, mdatStart)
+	out = binary.BigEndian.AppendUint32(out, uint32(8+payload))
+	return append(out, "mdat"...)
 }
 
 func trunFlags(t fragmentTrack) uint32 {
