@@ -51,6 +51,8 @@ func TestConfigCheckAndServeRefuseTheSame(t *testing.T) {
 		{name: "record template", args: []string{"--record-template", "../../etc/x"},
 			want: []string{`record.template: "../../etc/x": invalid file name template: '/' is not allowed`}},
 		{name: "record fsync", args: []string{"--record-fsync", "sometimes"}, want: []string{`record.fsync: "sometimes" is not never, close or interval`}},
+		{name: "record page cache", args: []string{"--record-page-cache", "evict"}, want: []string{`record.page_cache: "evict" is not drop or keep`}},
+		{name: "gc percent", args: []string{"--gc-percent", "5"}, want: []string{`gc_percent: 5 must be between 10 and 1000`}},
 		{name: "record mode", args: []string{"--record-file-mode", "rw"}, want: []string{`record.file_mode: "rw" is not octal permissions`}},
 		{name: "disk min_free", args: []string{"--disk-min-free", "200%"}, want: []string{`disk.min_free: "200%" is not a percentage from 0% to 100%`}},
 		{name: "disk max_segment", args: []string{"--disk-max-segment", "1s"}, want: []string{`disk.max_segment: "1s" is not auto, off or a duration from 10s to 24h`}},

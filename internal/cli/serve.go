@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/vigilrec/vigil/internal/app"
@@ -26,6 +27,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	log := newLogger(cfg.Log, stderr)
+	if os.Getenv("GOGC") == "" {
+		// Process-wide, so set here where the process is the server rather than in app.New.
+		debug.SetGCPercent(cfg.GCPercent)
+	}
 	a, err := app.New(cfg, log)
 	if err != nil {
 		return err

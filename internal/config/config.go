@@ -45,6 +45,10 @@ type Config struct {
 	// Pprof is a listen address for Go's profiling endpoints (/debug/pprof/), on a listener of
 	// its own. Empty (the default) turns them off; bind it to loopback.
 	Pprof string `yaml:"pprof"`
+	// GCPercent is the garbage collector's target (GOGC): how far the heap may grow over live
+	// data before a collection. Lower takes less memory for more collections; the GOGC
+	// environment variable, when set, wins.
+	GCPercent int `yaml:"gc_percent"`
 
 	Log      LogConfig      `yaml:"log"`
 	Sessions SessionsConfig `yaml:"sessions"`
@@ -307,6 +311,7 @@ func Default() Config {
 		UDPReadInterval:  Duration(10 * time.Millisecond),
 		UDPDirectMedia:   true,
 		ShutdownGrace:    Duration(10 * time.Second),
+		GCPercent:        50,
 		Log:              LogConfig{Level: "info", Format: "text"},
 		Sessions: SessionsConfig{
 			ConnectTimeout:      Duration(30 * time.Second),
@@ -357,6 +362,7 @@ func (c Config) Validate() error {
 	check(c.UDPReadInterval >= 0 && c.UDPReadInterval <= Duration(100*time.Millisecond),
 		"udp_read_interval: %v must be between 0 and 100ms", c.UDPReadInterval)
 	check(c.ShutdownGrace > 0, "shutdown_grace: %v must be positive", c.ShutdownGrace)
+	check(c.GCPercent >= 10 && c.GCPercent <= 1000, "gc_percent: %v must be between 10 and 1000", c.GCPercent)
 	if c.Pprof != "" {
 		errs = append(errs, checkAddress("pprof", "tcp", c.Pprof))
 	}
