@@ -3,6 +3,8 @@ package recorder
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/vigilrec/vigil/internal/segment"
 )
 
 // WriteObserver hears of every write call on a segment file (metrics implement it; the recorder
@@ -100,8 +102,15 @@ func (r *Recording) noteDrops(dropped uint64) {
 	}
 }
 
-// timed wraps a segment file so its write calls are timed and counted.
-func (r *Recording) timed(f File) File { return &timedFile{File: f, rec: r} }
+// timed wraps a segment file so its write calls are timed and counted. A file that takes
+// vectored writes (segment.BuffersWriter) still does through the wrapper.
+func (r *Recording) timed(f File) File {
+	t := &timedFile{File: f, rec: r}
+	if bw, ok := f.(segment.BuffersWriter); ok {
+		return &timedBuffersFile{timedFile: t, bw: bw}
+	}
+	return t
+}
 
 // timedFile times and counts the calls on a segment file. One goroutine uses it.
 type timedFile struct {
@@ -109,9 +118,28 @@ type timedFile struct {
 	rec *Recording
 }
 
+// timedBuffersFile is a timedFile whose file takes vectored writes.
+type timedBuffersFile struct {
+	*timedFile
+	bw segment.BuffersWriter
+}
+
+func (f *timedBuffersFile) WriteBuffers(bufs [][]byte) (int64, error) {
+	start := time.Now()
+	n, err := f.bw.WriteBuffers(bufs)
+	f.observe(start, int(n), err)
+	return n, err
+}
+
 func (f *timedFile) Write(p []byte) (int, error) {
 	start := time.Now()
 	n, err := f.File.Write(p)
+	f.observe(start, n, err)
+	return n, err
+}
+
+// observe counts one write call that started at start and wrote n bytes.
+func (f *timedFile) observe(start time.Time, n int, err error) {
 	d := time.Since(start)
 	st := &f.rec.mgr.stats
 	st.writes.Add(1)
@@ -129,7 +157,6 @@ func (f *timedFile) Write(p []byte) (int, error) {
 	if o := st.observer.Load(); o != nil {
 		(*o).ObserveWrite(d, n, err)
 	}
-	return n, err
 }
 
 func (f *timedFile) Seek(offset int64, whence int) (int64, error) {

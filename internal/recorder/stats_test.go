@@ -13,6 +13,7 @@ import (
 
 	"github.com/vigilrec/vigil/internal/hub"
 	"github.com/vigilrec/vigil/internal/media"
+	"github.com/vigilrec/vigil/internal/segment"
 	"github.com/vigilrec/vigil/internal/testutil"
 )
 
@@ -123,6 +124,33 @@ func TestTimedFileMarksSlowWritesAndErrors(t *testing.T) {
 	_, err = tf.Commit("x")
 	require.Error(t, err)
 	require.Equal(t, Stats{Writes: 3, BytesWritten: 8, WriteErrors: 3}, m.Stats())
+}
+
+// vectorFile is a slowFile that also takes vectored writes, as storage's files do.
+type vectorFile struct{ slowFile }
+
+func (f *vectorFile) WriteBuffers(bufs [][]byte) (int64, error) {
+	var n int64
+	for _, b := range bufs {
+		n += int64(len(b))
+	}
+	return n, f.err
+}
+
+// TestTimedFileKeepsVectoredWrites checks that the wrapper passes vectored writes through (the
+// segment writers look for them on the file they are given) and counts them, and does not
+// claim them for a file without them.
+func TestTimedFileKeepsVectoredWrites(t *testing.T) {
+	m := NewManager(Config{}, hub.New(hub.Config{}), dirSink{t.TempDir()}, noEvents{}, discardLogger())
+	r := &Recording{mgr: m}
+	_, ok := r.timed(&slowFile{}).(segment.BuffersWriter)
+	require.False(t, ok)
+	tf, ok := r.timed(&vectorFile{}).(segment.BuffersWriter)
+	require.True(t, ok)
+	n, err := tf.WriteBuffers([][]byte{[]byte("moof"), []byte("payload")})
+	require.NoError(t, err)
+	require.EqualValues(t, 11, n)
+	require.Equal(t, Stats{Writes: 1, BytesWritten: 11}, m.Stats())
 }
 
 func TestNoteDrops(t *testing.T) {
