@@ -145,6 +145,7 @@ type File struct {
 	pos      int64 // current offset
 	good     int64 // end of the last complete write: the file is whole up to here
 	dropped  int64 // good when the written pages were last dropped from the page cache
+	vec      vectorWriter
 }
 
 // Write implements io.Writer; with the interval policy it syncs when the interval has passed.
@@ -162,7 +163,7 @@ func (f *File) Write(b []byte) (int, error) {
 // (writev): a fragment goes to the file from the buffers its samples were gathered in, with no
 // copy into one buffer first. bufs is consumed. A failure undoes the call as Write does.
 func (f *File) WriteBuffers(bufs [][]byte) (int64, error) {
-	n, err := writeBuffers(f.f, bufs)
+	n, err := f.vec.writeBuffers(f.f, bufs)
 	if err != nil {
 		return 0, f.undo(err)
 	}

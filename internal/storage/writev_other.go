@@ -4,8 +4,10 @@ package storage
 
 import "os"
 
-// writeBuffers writes bufs with one write call each where there is no writev to call.
-func writeBuffers(f *os.File, bufs [][]byte) (int64, error) {
+// vectorWriter writes with one write call per buffer where there is no writev to call.
+type vectorWriter struct{}
+
+func (vectorWriter) writeBuffers(f *os.File, bufs [][]byte) (int64, error) {
 	var total int64
 	for _, b := range bufs {
 		n, err := f.Write(b)
