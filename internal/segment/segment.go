@@ -71,7 +71,8 @@ type BuffersWriter interface {
 type Options struct {
 	// FragmentDuration is the media time buffered before a write. Default 1 s.
 	FragmentDuration time.Duration
-	// Buffers lends the buffer each fragment is formatted in for the time of its write. One pool
+	// Buffers lends the chunks samples are gathered in and, to a writer whose file is not a
+	// BuffersWriter, the buffer each fragment is formatted in for the time of its write. One pool
 	// shared by every writer keeps a few such buffers in use instead of one per recording (about
 	// 1 s of media each). Nil: each writer keeps its own.
 	Buffers *BufferPool

@@ -266,17 +266,3 @@ func freeName(path string) string {
 }
 
 var _ io.WriteSeeker = (*File)(nil)
-
-// consumed drops the first n bytes from bufs: whole buffers, then the front of a partly written
-// one.
-func consumed(bufs [][]byte, n int) [][]byte {
-	for len(bufs) > 0 && n >= len(bufs[0]) {
-		n -= len(bufs[0])
-		bufs[0] = nil
-		bufs = bufs[1:]
-	}
-	if len(bufs) > 0 {
-		bufs[0] = bufs[0][n:]
-	}
-	return bufs
-}

@@ -49,3 +49,17 @@ func (v *vectorWriter) writeBuffers(f *os.File, bufs [][]byte) (int64, error) {
 	}
 	return total, nil
 }
+
+// consumed drops the first n bytes from bufs: whole buffers, then the front of a partly written
+// one.
+func consumed(bufs [][]byte, n int) [][]byte {
+	for len(bufs) > 0 && n >= len(bufs[0]) {
+		n -= len(bufs[0])
+		bufs[0] = nil
+		bufs = bufs[1:]
+	}
+	if len(bufs) > 0 {
+		bufs[0] = bufs[0][n:]
+	}
+	return bufs
+}
