@@ -65,6 +65,12 @@ func TestStatsCountWrites(t *testing.T) {
 			KeyframeStart: media.IsKeyframeStart(media.H264, p.Payload),
 			Arrival:       now.Add(time.Duration(clip.ticks[k]) * time.Second / 90000)})
 	}
+	// A stop ends a recording at once, whatever is still queued for it: let it take its first
+	// keyframe and open its file first.
+	testutil.WaitFor(t, "the recording to write", 10*time.Second, func() bool {
+		s, err := m.Get(status.ID)
+		return err == nil && s.Bytes > 0
+	})
 	final, err := m.Stop(context.Background(), status.ID)
 	require.NoError(t, err)
 	require.Len(t, final.Files, 1)
